@@ -1,0 +1,37 @@
+"""Shared fixtures: an isolated environment and the package's own local server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+CANARY_KEY = "canary0123456789abcdef0123456789.CANARYsecretXYZ42"  # never a real key
+ENV_VARS = ("ZHIPUAI_API_KEY", "ZAI_API_KEY", "ZHIPUAI_BASE_URL", "ZAI_BASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's keys, base URL or task store."""
+    for name in ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ZHIPU_MAGIC_HOME", str(tmp_path_factory.mktemp("zm_home")))
+
+
+@pytest.fixture
+def server() -> Iterator[object]:
+    """A fresh local GLM server on an ephemeral port, streaming as fast as it can."""
+    from zhipu_magic.server import LocalServer
+
+    with LocalServer(port=0, token_rate=0.0) as srv:
+        yield srv
+
+
+@pytest.fixture
+def canary() -> str:
+    return CANARY_KEY
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"zhipu_magic tests; chromium: {'yes' if os.path.exists('/usr/bin/chromium') else 'no'}"
