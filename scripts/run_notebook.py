@@ -1,0 +1,70 @@
+"""Run a notebook top to bottom in a real kernel and print what a reader would see.
+
+Used by ``scripts/quickstart.sh`` and the notebook tests. With no API key in the environment the
+magics answer from zhipu_magic's built-in local server, so this needs no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+
+def plain_outputs(cell: nbformat.NotebookNode) -> list[str]:
+    """The text a person would read in a cell's outputs (plain-text forms only)."""
+    texts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            texts.append(out.text)
+        elif out.output_type in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                texts.append("[widget] " + data.get("text/plain", ""))
+            else:
+                texts.append(data.get("text/plain", ""))
+        elif out.output_type == "error":
+            texts.append(f"{out.ename}: {out.evalue}")
+    return texts
+
+
+def execute(path: Path, *, timeout: int = 180, save: Path | None = None) -> nbformat.NotebookNode:
+    """Execute ``path`` in a fresh python3 kernel whose working directory is the notebook's folder."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute()
+    if save is not None:
+        nbformat.write(nb, save)
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("--save", type=Path, help="write the executed notebook here")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    args = parser.parse_args(argv)
+    try:
+        nb = execute(args.notebook, save=args.save)
+    except CellExecutionError as err:
+        print(f"{args.notebook}: a cell failed:\n{err}", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            print(f"\n>>> {cell.source.strip()}")
+            for text in plain_outputs(cell):
+                print(text.rstrip())
+    print(f"\n{args.notebook}: ran {sum(c.cell_type == 'code' for c in nb.cells)} code cells, no errors.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
