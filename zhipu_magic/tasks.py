@@ -1,0 +1,374 @@
+"""The persistent async-task store: one small JSON file per task under ``<home>/tasks/``.
+
+Why files and not a database: several kernels (and a restarted one) must see the same tasks, and a
+half-written record must never be read. Every write goes to a temp file in the same directory, is
+fsynced and ``os.replace``d, so readers always see a whole file without taking any lock.
+
+Status only moves forward: ``PROCESSING`` (or any status string we do not know, stored verbatim and
+treated as still pending) -> ``SUCCESS`` | ``FAIL``. A write re-reads the file and merges, so a late
+"still PROCESSING" from one kernel never overwrites the ``SUCCESS`` another kernel stored. The merge
+alone leaves a read-then-replace window in which two writers could lose an update; a short
+``flock`` on ``tasks/.lock`` (where the platform has one) closes it. Readers never lock.
+
+A file that does not parse is renamed aside (``<id>.json.corrupt-<time>``) with one warning. A home
+we cannot write to gives one clear line (:attr:`TaskStore.problem`) and an in-memory store, so the
+panel keeps working. The API key is never written: records hold only what we put in and what the
+server answered (and the transport never puts the key in a response).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+try:  # POSIX advisory lock; elsewhere the merge-before-write is the only guard
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+PROCESSING = "PROCESSING"
+SUCCESS = "SUCCESS"
+FAIL = "FAIL"
+UNKNOWN = "UNKNOWN"  # stored when the server gives no status at all
+FINAL_STATUSES = frozenset({SUCCESS, FAIL})
+PROMPT_CHARS = 200  # the prompt is kept shortened: it is for the list, not for replay
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class TaskStoreWarning(UserWarning):
+    """A problem with the task store that does not stop the session (corrupt file, read-only home)."""
+
+
+def is_final(status: object) -> bool:
+    """SUCCESS and FAIL are final; everything else (PROCESSING, unknown strings) is pending."""
+    return status in FINAL_STATUSES
+
+
+def status_rank(status: object) -> int:
+    """0 = pending of any spelling, 1 = final. Unknown strings rank as pending: we keep polling."""
+    return 1 if is_final(status) else 0
+
+
+def shorten(text: str, limit: int = PROMPT_CHARS) -> str:
+    """One line, at most ``limit`` characters, for lists and cards."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+
+
+def failure_reason(response: Mapping[str, Any]) -> str:
+    """A one-line reason for a FAIL answer; the API does not promise one, so we look in a few places."""
+    err = response.get("error")
+    if isinstance(err, Mapping):
+        code, msg = err.get("code"), err.get("message")
+        if msg:
+            return shorten(f"[{code}] {msg}" if code else str(msg), 300)
+    for key in ("message", "msg", "reason", "fail_reason"):
+        if response.get(key):
+            return shorten(str(response[key]), 300)
+    if response.get("content_filter"):
+        return "blocked by the content filter"
+    return "the server reported FAIL without a reason"
+
+
+def merge(disk: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
+    """Combine what is on disk with a new version of the same task; status never moves back.
+
+    A final status on disk wins over a pending one (and the first final status wins over a later,
+    different final one); fields describing the outcome follow the status. ``submitted`` keeps the
+    earliest value and ``polls`` the largest, so concurrent writers converge.
+    """
+    if not disk:
+        return dict(new)
+    out = dict(disk)
+    disk_status, new_status = disk.get("status"), new.get("status", disk.get("status"))
+    take_outcome = status_rank(new_status) > status_rank(disk_status) or (
+        status_rank(new_status) == status_rank(disk_status) == 0
+    )
+    outcome = {"status", "result", "error", "finished"}
+    for key, value in new.items():
+        if key in outcome:
+            if take_outcome:
+                out[key] = value
+        elif key == "submitted":
+            out[key] = min(x for x in (disk.get(key), value) if x is not None) if value else disk.get(key)
+        elif key == "polls":
+            out[key] = max(int(disk.get(key) or 0), int(value or 0))
+        elif key == "updated":
+            out[key] = max(float(disk.get(key) or 0), float(value or 0))
+        else:
+            out[key] = value
+    if is_final(out.get("status")):
+        out["last_error"] = None
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    """JSON-safe copy; anything exotic becomes its ``repr`` (a ``Secret`` reprs as a mask)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return repr(value)
+
+
+class TaskStore:
+    """Task records keyed by task id, on disk when possible, in memory otherwise.
+
+    ``problem`` is ``None`` when records are persisted, else one line saying why they are not.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        if home is None:
+            from .config import home_dir
+
+            home = home_dir()
+        self.home = Path(home)
+        self.directory = self.home / "tasks"
+        self.problem: str | None = None
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._lock = threading.RLock()  # threads of this process (concurrent refresh)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.directory, prefix=".probe-"):
+                pass  # proves we can create files here (mkdir succeeds on an existing read-only dir)
+        except OSError as exc:
+            self._fall_back(exc)
+
+    # -- public API ---------------------------------------------------------------------------
+    @property
+    def persistent(self) -> bool:
+        """True while records go to disk."""
+        return self.problem is None
+
+    def record_submission(
+        self,
+        response: Mapping[str, Any],
+        *,
+        kind: str,
+        model: str,
+        prompt: str,
+        base_url: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Store a freshly submitted task (call before the first poll, so a wait can be resumed)."""
+        task_id = response.get("id")
+        if not task_id:
+            raise ValueError("the server's answer to a submit has no task id")
+        now = time.time()
+        record = {
+            "id": str(task_id),
+            "kind": kind,
+            "model": str(response.get("model") or model),
+            "prompt": shorten(prompt),
+            "submitted": now,
+            "updated": now,
+            "status": str(response.get("task_status") or PROCESSING),
+            "result": None,
+            "error": None,
+            "last_error": None,
+            "polls": 0,
+            "request_id": response.get("request_id"),
+            "base_url": base_url,
+            **extra,
+        }
+        return self.put(record)
+
+    def apply_result(self, task_id: str, response: Mapping[str, Any]) -> dict[str, Any]:
+        """Merge one ``async-result`` answer into the record: status, and the result or reason."""
+        raw = response.get("task_status")
+        status = str(raw) if isinstance(raw, str) and raw.strip() else UNKNOWN
+        now = time.time()
+        update: dict[str, Any] = {"id": task_id, "status": status, "updated": now, "last_error": None}
+        if status == SUCCESS:
+            update["result"] = dict(response)
+            update["finished"] = now
+        elif status == FAIL:
+            update["error"] = failure_reason(response)
+            update["result"] = dict(response)
+            update["finished"] = now
+        return self.put(update, count_poll=True)
+
+    def mark_failed(self, task_id: str, reason: str) -> dict[str, Any]:
+        """Final FAIL decided locally (e.g. the server does not know the id)."""
+        old = self.get(task_id) or {"id": task_id}
+        now = time.time()
+        return self.put(
+            {**old, "status": FAIL, "error": shorten(reason, 300), "updated": now, "finished": now}
+        )
+
+    def note_error(self, task_id: str, message: str) -> dict[str, Any]:
+        """A transient polling problem: shown in the list, status unchanged."""
+        old = self.get(task_id) or {"id": task_id, "status": PROCESSING}
+        return self.put({**old, "last_error": shorten(message, 300), "updated": time.time()})
+
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        """The record, or None."""
+        if not self.persistent:
+            rec = self._memory.get(task_id)
+            return dict(rec) if rec else None
+        return self._read(self._path(task_id))
+
+    def list(self, *, pending_only: bool = False) -> list[dict[str, Any]]:
+        """All records, newest first."""
+        if self.persistent:
+            records = [r for r in map(self._read, self._files()) if r and r.get("id")]
+        else:
+            records = [dict(r) for r in self._memory.values()]
+        if pending_only:
+            records = [r for r in records if not is_final(r.get("status"))]
+        return sorted(records, key=lambda r: float(r.get("submitted") or 0), reverse=True)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Records still worth polling, newest first."""
+        return self.list(pending_only=True)
+
+    def put(self, record: Mapping[str, Any], *, count_poll: bool = False) -> dict[str, Any]:
+        """Merge ``record`` into the stored one (status never backwards) and return the result.
+
+        ``count_poll`` adds one to ``polls`` inside the write lock, so concurrent pollers lose no count.
+        """
+        record = _jsonable(dict(record))
+        task_id = str(record["id"])
+        with self._lock:
+            if self.persistent:
+                try:
+                    return self._put_file(task_id, record, count_poll)
+                except OSError as exc:
+                    self._fall_back(exc)
+            merged = self._merge(self._memory.get(task_id), record, count_poll)
+            self._memory[task_id] = merged
+            return dict(merged)
+
+    @staticmethod
+    def _merge(disk: dict[str, Any] | None, record: dict[str, Any], count_poll: bool) -> dict[str, Any]:
+        if count_poll:
+            record = {**record, "polls": int((disk or {}).get("polls") or 0) + 1}
+        return merge(disk, record)
+
+    # -- disk ---------------------------------------------------------------------------------
+    def _path(self, task_id: str) -> Path:
+        """File name for an id; ids that are not filename-safe are hashed (the id lives inside)."""
+        task_id = str(task_id)
+        if _SAFE_ID.fullmatch(task_id):
+            return self.directory / f"{task_id}.json"
+        return self.directory / f"x-{hashlib.sha256(task_id.encode()).hexdigest()[:32]}.json"
+
+    def _files(self) -> list[Path]:
+        try:
+            return [p for p in self.directory.iterdir() if p.suffix == ".json" and not p.name.startswith(".")]
+        except OSError:
+            return []
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return None
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict) or "id" not in data:
+                raise ValueError("not a task record")
+            return data
+        except ValueError:
+            self._set_aside(path)
+            return None
+
+    def _set_aside(self, path: Path) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{os.getpid()}")
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return  # another process already moved it (and warned)
+        except OSError:
+            target = path
+        warnings.warn(
+            f"zhipu_magic task store: {path.name} was not valid JSON; moved aside to {target.name}",
+            TaskStoreWarning,
+            stacklevel=4,
+        )
+
+    @contextlib.contextmanager
+    def _dir_lock(self) -> Iterator[None]:
+        if fcntl is None:
+            yield
+            return
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _put_file(self, task_id: str, record: dict[str, Any], count_poll: bool) -> dict[str, Any]:
+        path = self._path(task_id)
+        with self._dir_lock():
+            merged = self._merge(self._read(path), record, count_poll)
+            data = json.dumps(merged, ensure_ascii=False, indent=1, sort_keys=True).encode("utf-8")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{path.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+        return merged
+
+    def _fall_back(self, exc: OSError) -> None:
+        """Switch to memory (keeping what we can read) with one clear line."""
+        if self.problem is not None:
+            return
+        kept = {} if not self.directory.is_dir() else {r["id"]: r for r in self.list()}
+        reason = exc.strerror or type(exc).__name__
+        self.problem = (
+            f"zhipu_magic: cannot write the task store at {self.directory} ({reason}); "
+            "tasks are kept in memory for this session only. Set ZHIPU_MAGIC_HOME to a writable directory."
+        )
+        self._memory.update(kept)
+        warnings.warn(self.problem, TaskStoreWarning, stacklevel=3)
+
+
+_STORES: dict[Path, TaskStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def get_store(home: str | os.PathLike[str] | None = None) -> TaskStore:
+    """The process-wide store for ``home`` (default: ``ZHIPU_MAGIC_HOME`` as it is now)."""
+    if home is None:
+        from .config import home_dir
+
+        home = home_dir()
+    key = Path(home).expanduser().absolute()
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        if store is None:
+            store = _STORES[key] = TaskStore(key)
+        return store
+
+
+def __getattr__(name: str) -> Any:
+    """``zhipu_magic.tasks.refresh`` / ``arefresh`` / ``wait_for_task`` live in :mod:`.polling`."""
+    if name in {"refresh", "arefresh", "wait_for_task", "poll_task", "run_sync"}:
+        from . import polling
+
+        return getattr(polling, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
