@@ -1,0 +1,256 @@
+"""Real-browser harness: one JupyterLab server per session, headless Debian chromium, fresh kernels.
+
+Follows ``/work/shared/BROWSER_TESTING.md`` section 3: an isolated Jupyter environment (config, data,
+runtime, settings and workspace dirs in tmp), ``overrides.json`` that silences the news toast and
+auto-starts the kernel, a token, a free port, ``/api/status`` readiness, REST shutdown. Chromium is
+the system one (``/usr/bin/chromium``, never ``playwright install``). Kernels inherit the server's
+environment: no API key, so the magics use the package's local server; ``ZHIPU_MAGIC_LOCAL_RATE``
+slows it down enough to see an answer stream; ``ZHIPU_MAGIC_HOME`` is a tmp dir.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+TOKEN = "browsertesttoken"
+AUTH = {"Authorization": f"token {TOKEN}"}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# A real kernel name and idle: the indicator alone says "idle" before a session exists (pitfall 1).
+KERNEL_READY_JS = """() => {
+  const k = (document.querySelector('.jp-KernelName')?.innerText || '').trim();
+  const s = document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status;
+  return k !== '' && k !== 'No Kernel' && s === 'idle'; }"""
+OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+    "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True},
+}
+LOCAL_RATE = "30"  # tokens/s from the local server: slow enough to watch an answer grow
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+            if not os.path.exists(CHROMIUM):
+                item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} not installed"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A JupyterLab 4 server on 127.0.0.1 with its own tmp root and isolated config."""
+    base_dir = tmp_path_factory.mktemp("lab")
+    root, jhome, settings = base_dir / "nb", base_dir / "jhome", base_dir / "app-settings"
+    for d in (root, jhome, settings):
+        d.mkdir()
+    (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
+    zm_home = base_dir / "zm_home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZHIPUAI_", "ZAI_", "JUPYTER"))}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(jhome / "config"),
+        JUPYTER_DATA_DIR=str(jhome / "data"),
+        JUPYTER_RUNTIME_DIR=str(jhome / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(jhome / "lab-user-settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(jhome / "lab-workspaces"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
+        ZHIPU_MAGIC_HOME=str(zm_home),
+        ZHIPU_MAGIC_LOCAL_RATE=LOCAL_RATE,
+    )
+    port = _free_port()
+    log = (base_dir / "lab.log").open("wb")
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--allow-root",
+        f"--port={port}",
+        "--ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}",
+        f"--ServerApp.root_dir={root}",
+        f"--LabServerApp.app_settings_dir={settings}",
+        "--LabApp.extension_manager=readonly",
+        "--expose-app-in-browser",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(root))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited early:\n{(base_dir / 'lab.log').read_text()[-3000:]}")
+            try:
+                if requests.get(f"{base}/api/status", headers=AUTH, timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("jupyter lab did not become ready in 60 s")
+            time.sleep(0.1)
+        yield {"base": base, "root": root, "home": zm_home, "env": env, "log": base_dir / "lab.log"}
+    finally:
+        try:
+            requests.post(f"{base}/api/shutdown", headers=AUTH, timeout=5)
+            proc.wait(20)
+        except Exception:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+def _delete_sessions(base: str) -> None:
+    try:
+        for s in requests.get(f"{base}/api/sessions", headers=AUTH, timeout=5).json():
+            requests.delete(f"{base}/api/sessions/{s['id']}", headers=AUTH, timeout=10)
+    except requests.RequestException:
+        pass
+
+
+@pytest.fixture
+def fresh_kernels(jupyter_server: dict[str, Any]) -> Iterator[None]:
+    """Kernels outlive the page (pitfall 3): every test starts and ends with none running."""
+    _delete_sessions(jupyter_server["base"])
+    yield
+    _delete_sessions(jupyter_server["base"])
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """The system chromium through Playwright's sync API (one browser per session)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page; records dialogs and page errors; screenshot on failure."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    pg = context.new_page()
+    pg.set_default_timeout(30_000)
+    pg.dialogs = []  # type: ignore[attr-defined]
+
+    def on_dialog(dialog: Any) -> None:
+        pg.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        dialog.dismiss()
+
+    pg.on("dialog", on_dialog)
+    yield pg
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        try:
+            pg.screenshot(path=str(ARTIFACTS / f"FAIL-{request.node.name}.png"))
+        except Exception:
+            pass
+    context.close()
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, f"rep_{rep.when}", rep)
+
+
+CELLS_DONE_JS = """(n) => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')];
+  return prompts.length >= n && prompts.slice(0, n).every(p => /\\[\\d+\\]/.test(p.innerText)); }"""
+
+
+class Lab:
+    """Helpers bound to one page and the session's server."""
+
+    def __init__(self, page: Any, server: dict[str, Any]) -> None:
+        self.page, self.server = page, server
+        self.root: Path = server["root"]
+
+    def notebook(self, name: str, cells: list[str]) -> str:
+        """Write a notebook with a valid kernelspec (pitfall 5) into the served tmp root."""
+        import nbformat
+
+        nb = nbformat.v4.new_notebook(
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        )
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+        nbformat.write(nb, str(self.root / name))
+        return name
+
+    def open(self, name: str) -> None:
+        """Open ``name`` in Lab with a reset workspace and wait for a real idle kernel."""
+        self.page.goto(f"{self.server['base']}/lab/tree/{name}?token={TOKEN}&reset")
+        self.page.locator(".jp-Notebook").first.wait_for()
+        self.page.wait_for_function(KERNEL_READY_JS, timeout=60_000)
+        no = self.page.locator(".Toastify__toast button", has_text="No")
+        if no.count():
+            no.first.click()
+
+    def run_all(self) -> None:
+        """Run All Cells without waiting for them (a returned promise would block: pitfall 2)."""
+        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+    def wait_done(self, n: int, timeout: float = 60_000) -> None:
+        """Wait until the first ``n`` cells show an execution count and the kernel is idle."""
+        self.page.wait_for_function(CELLS_DONE_JS, arg=n, timeout=timeout)
+        self.page.wait_for_function(KERNEL_READY_JS, timeout=timeout)
+
+    def cell(self, i: int) -> Any:
+        return self.page.locator(".jp-Notebook .jp-Cell").nth(i)
+
+    def screenshot(self, name: str, locator: Any = None) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / name
+        (locator or self.page).screenshot(path=str(path))
+        return path
+
+    @staticmethod
+    def copy_to_docs(path: Path) -> None:
+        """Copy a screenshot into docs/img/ (the README shows it)."""
+        target = ROOT / "docs" / "img"
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target / path.name)
+
+
+@pytest.fixture
+def lab(page: Any, jupyter_server: dict[str, Any], fresh_kernels: None) -> Lab:
+    return Lab(page, jupyter_server)
