@@ -251,3 +251,220 @@ def test_two_processes_lose_nothing_and_never_go_backwards(tmp_path: Path) -> No
     final = store.get("shared")
     assert final["status"] == SUCCESS and final["polls"] == 120  # every poll counted, none lost
     assert [p.name for p in (home / "tasks").iterdir() if p.name.endswith(".tmp")] == []
+
+
+# -- polling against the local server ------------------------------------------------------------
+from zhipu_magic import polling  # noqa: E402
+from zhipu_magic.server import LocalServer  # noqa: E402
+
+
+@pytest.fixture
+def srv():
+    with LocalServer(port=0, task_polls=3) as s:
+        yield s
+
+
+@pytest.fixture
+def client(srv):
+    from zhipu_magic.client import GLMClient
+
+    with GLMClient(api_key="test-key", base_url=srv.base_url, max_retries=0) as c:
+        yield c
+
+
+def submit_real(store: TaskStore, client, prompt: str = "hello there", kind: str = "chat") -> dict:
+    resp = client.video(prompt) if kind == "video" else client.submit(prompt)
+    return store.record_submission(resp, kind=kind, model=resp.get("model", "?"), prompt=prompt)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, s: float) -> None:
+        self.sleeps.append(s)
+        self.now += s
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_wait_processing_then_success_with_backoff(tmp_path: Path, client) -> None:
+    store = TaskStore(tmp_path)
+    rec = submit_real(store, client)
+    assert store.get(rec["id"])["status"] == PROCESSING  # stored before the first poll
+    clock = FakeClock()
+    done = polling.wait_for_task(store, client, rec["id"], sleep=clock.sleep, clock=clock)
+    assert done["status"] == SUCCESS and done["polls"] == 4
+    assert clock.sleeps == [1.0, 2.0, 4.0]
+    reply = tasks.reply_from_record(done)
+    assert reply.text and reply.task_id == rec["id"] and reply.usage
+
+
+def test_backoff_caps_at_ten_seconds(tmp_path: Path) -> None:
+    class Slow:
+        def result(self, task_id):
+            return {"id": task_id, "task_status": PROCESSING}
+
+    store = TaskStore(tmp_path)
+    submit(store, "slow")
+    clock = FakeClock()
+    rec = polling.wait_for_task(store, Slow(), "slow", deadline=60, sleep=clock.sleep, clock=clock)
+    assert rec["status"] == PROCESSING  # deadline hit: still pending, still listed
+    assert clock.sleeps[:6] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0] and max(clock.sleeps) == 10.0
+    assert sum(clock.sleeps) == pytest.approx(60)
+    assert [r["id"] for r in store.pending()] == ["slow"]
+
+
+def test_task_fail_and_unknown_id(tmp_path: Path, client) -> None:
+    store = TaskStore(tmp_path)
+    rec = submit_real(store, client, "please [[fault:task_fail]]")
+    clock = FakeClock()
+    done = polling.wait_for_task(store, client, rec["id"], sleep=clock.sleep, clock=clock)
+    assert done["status"] == FAIL and done["error"]
+    submit(store, "no-such-task")
+    gone = polling.wait_for_task(store, client, "no-such-task", sleep=clock.sleep, clock=clock)
+    assert gone["status"] == FAIL and "does not know" in gone["error"]
+
+
+def test_unknown_status_string_keeps_polling(tmp_path: Path) -> None:
+    class Odd:
+        answers = ["QUEUED", "RUNNING_ON_GPU", SUCCESS]
+
+        def result(self, task_id):
+            return {"id": task_id, "task_status": self.answers.pop(0), "choices": []}
+
+    store = TaskStore(tmp_path)
+    submit(store, "odd")
+    clock = FakeClock()
+    rec = polling.wait_for_task(store, Odd(), "odd", sleep=clock.sleep, clock=clock)
+    assert rec["status"] == SUCCESS and rec["polls"] == 3
+
+
+def test_transient_errors_are_noted_and_waited_out(tmp_path: Path) -> None:
+    from zhipu_magic.errors import APIConnectionError, AuthenticationError
+
+    class Flaky:
+        calls = 0
+
+        def result(self, task_id):
+            self.calls += 1
+            if self.calls == 1:
+                raise APIConnectionError("connection refused")
+            return {"id": task_id, "task_status": SUCCESS, "choices": []}
+
+    store = TaskStore(tmp_path)
+    submit(store, "f")
+    notes = []
+    clock = FakeClock()
+    rec = polling.wait_for_task(
+        store,
+        Flaky(),
+        "f",
+        sleep=lambda s: (notes.append(store.get("f")["last_error"]), clock.sleep(s)),
+        clock=clock,
+    )
+    assert rec["status"] == SUCCESS and notes == ["connection refused"] and rec["last_error"] is None
+
+    class Denied:
+        def result(self, task_id):
+            raise AuthenticationError("[1000] bad key", status=401, code="1000")
+
+    submit(store, "d")
+    with pytest.raises(AuthenticationError):
+        polling.wait_for_task(store, Denied(), "d", sleep=clock.sleep, clock=clock)
+    assert store.get("d")["status"] == PROCESSING and "bad key" in store.get("d")["last_error"]
+
+
+def test_interrupted_wait_resumes_after_kernel_restart(tmp_path: Path, srv, client) -> None:
+    from zhipu_magic.client import GLMClient
+
+    store = TaskStore(tmp_path)
+    rec = submit_real(store, client)
+
+    def interrupt(_s: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        polling.wait_for_task(store, client, rec["id"], sleep=interrupt)
+    assert store.get(rec["id"])["status"] == PROCESSING
+    # "kernel restart": new store object, new client; the task is listed and refreshes to its result
+    store2 = TaskStore(tmp_path)
+    assert [r["id"] for r in store2.pending()] == [rec["id"]]
+    with GLMClient(api_key="other", base_url=srv.base_url) as c2:
+        for _ in range(5):
+            polling.refresh(store2, c2)
+        assert store2.get(rec["id"])["status"] == SUCCESS
+        assert store2.pending() == []
+        assert polling.refresh(store2, c2) == []  # finished tasks are not polled again
+
+
+def test_refresh_is_concurrent(tmp_path: Path) -> None:
+    from zhipu_magic.client import GLMClient
+
+    with (
+        LocalServer(port=0, task_polls=1, poll_delay=0.3) as s,
+        GLMClient(api_key="k", base_url=s.base_url) as c,
+    ):
+        store = TaskStore(tmp_path)
+        ids = [submit_real(store, c, f"q{i}")["id"] for i in range(20)]
+        t0 = time.monotonic()
+        recs = polling.refresh(store, c)
+        took = time.monotonic() - t0
+        assert sorted(r["id"] for r in recs) == sorted(ids)
+        assert took < 0.9, f"20 polls of 0.3 s took {took:.2f} s: not concurrent"
+        polling.refresh(store, c)
+        assert all(r["status"] == SUCCESS for r in store.list())
+
+
+def test_arefresh_in_a_running_loop(tmp_path: Path, srv, client) -> None:
+    import asyncio
+
+    store = TaskStore(tmp_path)
+    ids = {submit_real(store, client, f"a{i}")["id"] for i in range(3)}
+
+    async def main() -> list[dict]:
+        out: list[dict] = []
+        for _ in range(4):
+            out = await tasks.arefresh(store, client) or out
+        return out
+
+    recs = asyncio.run(main())
+    assert {r["id"] for r in recs} == ids and all(r["status"] == SUCCESS for r in store.list())
+
+
+def test_key_never_reaches_the_store(tmp_path: Path, srv, canary: str) -> None:
+    from zhipu_magic.client import GLMClient
+
+    store = TaskStore(tmp_path)
+    with GLMClient(api_key=canary, base_url=srv.base_url) as c:
+        rec = submit_real(store, c)
+        submit_real(store, c, "[[fault:task_fail]]")
+        submit_real(store, c, "a video", kind="video")
+        for _ in range(5):
+            polling.refresh(store, c)
+        assert store.get(rec["id"])["status"] == SUCCESS
+    for f in (tmp_path / "tasks").iterdir():
+        assert canary not in f.read_text(errors="replace")
+        assert canary.split(".")[0] not in f.read_text(errors="replace")
+
+
+def test_auto_refresher_stops_when_nothing_pending() -> None:
+    rounds = []
+    stopped = []
+    auto = polling.AutoRefresher(
+        lambda: rounds.append(1) or len(rounds) < 3, interval=0.01, on_stop=stopped.append
+    )
+    auto.start()
+    for _ in range(200):
+        if stopped:
+            break
+        time.sleep(0.01)
+    assert len(rounds) == 3 and stopped == [None] and not auto.running
+
+
+def test_store_and_polling_do_not_import_ipywidgets() -> None:
+    code = "import sys, zhipu_magic.tasks, zhipu_magic.polling; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -347,6 +347,28 @@ class TaskStore:
         warnings.warn(self.problem, TaskStoreWarning, stacklevel=3)
 
 
+def reply_from_record(record: Mapping[str, Any]) -> Any:
+    """A finished chat task as a :class:`~zhipu_magic.reply.Reply` (for the renderer, ``_glm``, ``-o``).
+
+    Its clock runs from ``submitted`` to ``finished``, so the footer's seconds are the task's
+    lifetime. None for tasks that are not a successful chat.
+    """
+    result = record.get("result")
+    if record.get("status") != SUCCESS or not isinstance(result, Mapping) or record.get("kind") == "video":
+        return None
+    from .reply import Reply
+
+    now = [float(record.get("submitted") or time.time())]
+    messages = [{"role": "user", "content": str(record.get("prompt") or "")}]
+    reply = Reply(
+        str(record.get("model") or ""), messages, local=bool(record.get("local")), clock=lambda: now[0]
+    )
+    now[0] = float(record.get("finished") or record.get("updated") or now[0])
+    reply.set_response(dict(result))
+    reply.task_id = str(record.get("id"))
+    return reply
+
+
 _STORES: dict[Path, TaskStore] = {}
 _STORES_LOCK = threading.Lock()
 
