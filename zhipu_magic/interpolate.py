@@ -1,0 +1,84 @@
+"""``{name}`` in a prompt -> the value of ``name`` in the user namespace. Nothing is evaluated.
+
+Only three shapes are placeholders: a plain identifier ``{df}``, ``{In[3]}`` and ``{Out[3]}``.
+Everything else in braces (code, JSON, dict comprehensions, LaTeX ``\\frac{a}{b}``, and
+``{os.environ[...]}``) stays exactly as typed, and so does a placeholder whose name is not defined.
+Braces that are TeX arguments (right after ``\\cmd``, ``^``, ``_`` or another such group) are never
+placeholders, so ``\\frac{a}{b}`` stays even when ``a`` and ``b`` are defined. ``{{name}}`` gives a
+literal ``{name}`` (the f-string escape); ``{{``/``}}`` elsewhere are left alone, so nested JSON such
+as ``{"a": {"b": 1}}`` survives untouched.
+
+Unlike ``str.format`` (the classic bug of other magics), attribute access and indexing never run, so
+a prompt cannot pull a secret out of ``os.environ`` by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_HISTORY = r"(?:In|Out)\[-?\d+\]"
+_PATTERN = re.compile(r"\{\{(" + _NAME + "|" + _HISTORY + r")\}\}|\{(" + _NAME + "|" + _HISTORY + r")\}")
+_INDEX = re.compile(r"^(In|Out)\[(-?\d+)\]$")
+_TEX_BEFORE = re.compile(r"(?:\\[A-Za-z]+\*?|[\^_])$")  # \frac{..}, x^{..}, a_{..}
+_MISSING = object()
+
+
+def lookup(expr: str, namespace: Mapping[str, Any]) -> Any:
+    """The value of a placeholder, or a sentinel when there is none (the text then stays)."""
+    match = _INDEX.match(expr)
+    if match is None:
+        return namespace.get(expr, _MISSING)
+    kind, index = match.group(1), int(match.group(2))
+    store = namespace.get(kind)
+    if store is None:
+        return _MISSING
+    try:
+        value = store[index]
+    except (IndexError, KeyError, TypeError):
+        return _MISSING
+    return value
+
+
+def _is_tex_argument(text: str, start: int) -> bool:
+    """Is the ``{`` at ``start`` a TeX argument: after ``\\cmd``/``^``/``_``, or after another one?"""
+    for _ in range(8):  # \frac{a}{b}, \binom{n}{k}, ...: follow a short chain of groups back
+        if _TEX_BEFORE.search(text, max(0, start - 32), start):
+            return True
+        if start == 0 or text[start - 1] != "}":
+            return False
+        depth, i = 0, start - 1
+        while i >= max(0, start - 400):  # find the "{" that opens the group just before
+            if text[i] == "}":
+                depth += 1
+            elif text[i] == "{":
+                depth -= 1
+                if depth == 0:
+                    break
+            i -= 1
+        else:
+            return False
+        start = i
+    return False
+
+
+def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
+    """Replace ``{name}``, ``{In[n]}``, ``{Out[n]}`` with their values; see the module docstring."""
+    if "{" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        escaped = match.group(1)
+        if escaped is not None:
+            return "{" + escaped + "}"
+        start = match.start()
+        if start and _is_tex_argument(text, start):
+            return match.group(0)  # a TeX argument such as \frac{a}{b} or x^{n}, not a placeholder
+        value = lookup(match.group(2), namespace)
+        if value is _MISSING:
+            return match.group(0)
+        return value if isinstance(value, str) else str(value)
+
+    return _PATTERN.sub(replace, text)

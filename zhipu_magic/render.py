@@ -1,0 +1,492 @@
+"""The one display layer: model text -> safe HTML, mime bundles, and throttled live updates.
+
+Model output is untrusted. JupyterLab trusts output produced in the running session, so raw HTML
+inside Markdown would become live markup. We therefore render Markdown to HTML ourselves with
+markdown-it-py (raw HTML disabled, only http/https/mailto links, images as plain links, math kept
+verbatim and escaped for the front end's MathJax) and publish raw ``{"text/html", "text/plain"}``
+bundles. Never ``IPython.display.Markdown/HTML`` on model text: they fetch a text that starts with
+``http`` and read one that names a file. Never ``text/markdown``: front ends render HTML inside it.
+
+Magics and widgets share :func:`reply_html` / :func:`reply_bundle`; :class:`LiveDisplay` is the
+in-place notebook output (one ``display_id`` per answer, at most ~10 updates a second, one exact
+final render), or plain streamed text in terminal IPython.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from .reply import Reply
+
+_SAFE_SCHEME = re.compile(r"^(?:https?|mailto):", re.IGNORECASE)
+_DOLLAR = '<span class="tex2jax_ignore">$</span>'  # a literal $ MathJax must not pair up
+
+FINISH_NOTES = {
+    "length": "The answer hit the token limit (finish_reason=length) and is cut off; raise --max-tokens.",
+    "sensitive": "The content filter stopped the answer (finish_reason=sensitive); the rest was withheld.",
+    "network_error": "The model failed while answering (finish_reason=network_error); run the cell again.",
+    "tool_calls": "The model asked to call a tool (finish_reason=tool_calls); see _glm.tool_calls.",
+}
+
+
+_SCHEME_TEXT = re.compile(r"(javascript|vbscript|data)(:)", re.IGNORECASE)
+
+
+def escape(text: str) -> str:
+    """HTML-escape text, quotes included (safe in element bodies and attribute values).
+
+    ``=`` and the ``:`` of ``javascript:``-like schemes become character references too: the page
+    shows the same text, and nothing downstream that scans the HTML (a sanitizer, a test, a proxy)
+    ever sees ``onerror=`` or ``javascript:`` in it.
+    """
+    out = html.escape(text, quote=True).replace("=", "&#61;")
+    return _SCHEME_TEXT.sub(r"\1&#58;", out) if ":" in out else out
+
+
+# -- Markdown ---------------------------------------------------------------------------------
+def _safe_link(url: str) -> bool:
+    # Allow-list, after markdown-it decoded entities and percent-encoded control characters, so
+    # "JaVaScRiPt:", "&#106;avascript:" and "java\tscript:" all fail.
+    return bool(_SAFE_SCHEME.match(url.strip()))
+
+
+def _math_inline(state: Any, silent: bool) -> bool:
+    """``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]`` inside a paragraph, kept verbatim."""
+    src, pos, end = state.src, state.pos, state.posMax
+    ch = src[pos]
+    if ch == "$":
+        if src.startswith("$$", pos):
+            close = src.find("$$", pos + 2, end)
+            if close < 0 or close == pos + 2:
+                return False
+            stop = close + 2
+        else:
+            # Pandoc's rule, so "$5 and $10" stays text: no space inside the delimiters and no
+            # digit right after the closing one.
+            if pos + 1 >= end or src[pos + 1].isspace():
+                return False
+            close = pos + 1
+            while True:
+                close = src.find("$", close, end)
+                if close < 0:
+                    return False
+                if src[close - 1] == "\\":
+                    close += 1
+                    continue
+                break
+            if src[close - 1].isspace() or (close + 1 < end and src[close + 1].isdigit()):
+                return False
+            stop = close + 1
+    elif ch == "\\" and pos + 1 < end and src[pos + 1] in "([":
+        closer = "\\)" if src[pos + 1] == "(" else "\\]"
+        close = src.find(closer, pos + 2, end)
+        if close < 0:
+            return False
+        stop = close + 2
+    else:
+        return False
+    if not silent:
+        token = state.push("math_inline", "", 0)
+        token.content = src[pos:stop]
+    state.pos = stop
+    return True
+
+
+def _math_block(state: Any, start: int, end: int, silent: bool) -> bool:
+    """A ``$$`` or ``\\[`` block on its own lines, kept verbatim up to its closing delimiter."""
+    begin = state.bMarks[start] + state.tShift[start]
+    if state.sCount[start] - state.blkIndent >= 4:
+        return False
+    first = state.src[begin : state.eMarks[start]]
+    if first.startswith("$$"):
+        closer = "$$"
+    elif first.startswith("\\["):
+        closer = "\\]"
+    else:
+        return False
+    line = start
+    head = first.rstrip()
+    if closer in head[2:-2] if head.endswith(closer) else closer in head[2:]:
+        return False  # "$$x$$ and more": inline math in a paragraph
+    if not (len(head) > 4 and head.endswith(closer)):  # not open-and-close on one line
+        line = start + 1
+        while True:
+            if line >= end or state.isEmpty(line):
+                return False  # TeX display math never holds a blank line: not math after all
+            text = state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]].rstrip()
+            if text.endswith(closer):
+                break
+            line += 1
+    if silent:
+        return True
+    token = state.push("math_block", "div", 0)
+    token.block = True
+    token.content = state.src[begin : state.eMarks[line]]
+    token.map = [start, line + 1]
+    state.line = line + 1
+    return True
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable(["table", "strikethrough"])
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+    md.inline.ruler.before("escape", "math_inline", _math_inline)
+    md.block.ruler.before(
+        "fence", "math_block", _math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]}
+    )
+
+    def text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        return escape(tokens[idx].content).replace("$", _DOLLAR)
+
+    def raw_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        return escape(tokens[idx].content)  # never produced with html=False; escaped regardless
+
+    def code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        return f"<code>{escape(tokens[idx].content)}</code>"
+
+    def code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        token = tokens[idx]
+        info = (token.info or "").strip().split(maxsplit=1)
+        lang = f' class="language-{escape(info[0])}"' if info else ""
+        return f"<pre><code{lang}>{escape(token.content)}</code></pre>\n"
+
+    def math_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        return f'<span class="zm-math">{escape(tokens[idx].content)}</span>'
+
+    def math_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        return f'<div class="zm-math">{escape(tokens[idx].content)}</div>\n'
+
+    def link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        tokens[idx].attrSet("target", "_blank")
+        tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
+        return self.renderToken(tokens, idx, options, env)
+
+    def image(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+        # Images are never fetched (a remote image leaks data through its URL): a plain link.
+        token = tokens[idx]
+        alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+        src = token.attrGet("src") or ""
+        label = escape(f"[image: {alt}]")
+        if src and _safe_link(src):
+            href = html.escape(src, quote=True)
+            return f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>'
+        return label
+
+    for name, rule in (
+        ("text", text),
+        ("html_block", raw_html),
+        ("html_inline", raw_html),
+        ("code_inline", code_inline),
+        ("code_block", code_block),
+        ("fence", code_block),
+        ("math_inline", math_inline),
+        ("math_block", math_block),
+        ("link_open", link_open),
+        ("image", image),
+    ):
+        md.add_render_rule(name, rule)
+    return md
+
+
+def safe_markdown_html(text: str) -> str:
+    """Markdown -> an HTML fragment that is safe to show though the text is untrusted."""
+    return _markdown().render(text)
+
+
+# -- replies ----------------------------------------------------------------------------------
+def footer_text(reply: Reply) -> str:
+    """``glm-4-flash · 12 in / 340 out (200 reasoning) · 2.1 s · 160 tok/s · local server``."""
+    parts = [reply.model]
+    usage = reply.usage or {}
+    if usage:
+        tokens = f"{usage.get('prompt_tokens', '?')} in / {usage.get('completion_tokens', '?')} out"
+        reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        if reasoning:
+            tokens += f" ({reasoning} reasoning)"
+        parts.append(tokens)
+    parts.append(f"{reply.elapsed:.1f} s")
+    rate = reply.tokens_per_second()
+    if rate:
+        parts.append(f"{rate:.0f} tok/s")
+    if reply.interrupted:
+        parts.append("interrupted")
+    if reply.task_id:
+        parts.append(f"task {reply.task_id}")
+    if reply.local:
+        parts.append("local server")
+    return " · ".join(parts)
+
+
+def finish_note(reply: Reply) -> str:
+    """What an unusual ending means, or "" for a normal one."""
+    if reply.interrupted:
+        return "Interrupted: the answer above is partial."
+    if reply.error is not None:
+        return "The request failed: the answer above is partial (see the error below)." if reply.text else ""
+    reason = reply.finish_reason
+    if reason in (None, "stop"):
+        return ""
+    return FINISH_NOTES.get(reason, f"The answer ended with finish_reason={reason}.")
+
+
+def status_text(reply: Reply) -> str:
+    """The line shown before the first token (and on failure before any token)."""
+    if reply.interrupted:
+        return f"{reply.model} · interrupted before the first token · {reply.elapsed:.1f} s"
+    if reply.error is not None:
+        return f"{reply.model} · no answer · {reply.elapsed:.1f} s"
+    return f"{reply.model} · waiting for the first token… {reply.waited:.1f} s"
+
+
+def _answer_html(reply: Reply) -> str:
+    text = reply.text
+    if reply.json_mode and text:
+        return f'<pre><code class="language-json">{escape(text)}</code></pre>'
+    return safe_markdown_html(text)
+
+
+def reply_html(reply: Reply, *, final: bool, notice: str | None = None) -> str:
+    """The whole answer as HTML: notice, reasoning (``<details>``), answer, note, footer."""
+    out = ['<div class="zhipu-magic-reply">']
+    if notice:
+        out.append(f'<div class="zm-notice tex2jax_ignore" style="opacity:0.7">{escape(notice)}</div>')
+    reasoning = reply.reasoning
+    if reasoning:
+        is_open = "" if (final or reply.answering) else " open"
+        out.append(
+            f"<details{is_open}><summary>Thinking ({len(reasoning)} chars)</summary>"
+            '<div class="zm-reasoning" style="white-space:pre-wrap;opacity:0.75">'
+            f"{escape(reasoning)}</div></details>"
+        )
+    if reply.text:
+        out.append(f'<div class="zm-answer">{_answer_html(reply)}</div>')
+    if reply.tool_calls and final:
+        calls = json.dumps(reply.tool_calls, ensure_ascii=False, indent=1)
+        out.append(f'<pre><code class="language-json">{escape(calls)}</code></pre>')
+    if final:
+        note = finish_note(reply)
+        if note:
+            out.append(f'<div class="zm-note tex2jax_ignore" style="color:#b45309">{escape(note)}</div>')
+    has_content = bool(reply.text or reasoning or reply.tool_calls)
+    if final:
+        failed = reply.error is not None or reply.interrupted
+        footer = footer_text(reply) if (has_content or not failed) else status_text(reply)
+    else:
+        footer = f"{reply.model} · {reply.elapsed:.1f} s · streaming…" if has_content else status_text(reply)
+    out.append(
+        f'<div class="zm-footer tex2jax_ignore" style="opacity:0.6;font-size:0.85em">{escape(footer)}</div>'
+    )
+    out.append("</div>")
+    return "".join(out)
+
+
+def reply_text(reply: Reply, *, final: bool, notice: str | None = None) -> str:
+    """The plain-text twin of :func:`reply_html` (what non-HTML front ends and files show)."""
+    lines = [notice] if notice else []
+    if reply.text:
+        lines.append(reply.text)
+    elif reply.reasoning and not final:
+        lines.append(f"(thinking… {len(reply.reasoning)} chars)")
+    if final:
+        note = finish_note(reply)
+        if note:
+            lines.append(note)
+        lines.append(footer_text(reply) if (reply.text or reply.reasoning) else status_text(reply))
+    elif not reply.text and not reply.reasoning:
+        lines.append(status_text(reply))
+    return "\n\n".join(lines)
+
+
+def reply_bundle(reply: Reply, *, final: bool, notice: str | None = None) -> dict[str, str]:
+    """``{"text/html", "text/plain"}`` for the reply; never ``text/markdown``."""
+    return {
+        "text/html": reply_html(reply, final=final, notice=notice),
+        "text/plain": reply_text(reply, final=final, notice=notice),
+    }
+
+
+# -- live display ---------------------------------------------------------------------------
+def is_rich_frontend(shell: Any = None) -> bool:
+    """False in terminal IPython or with no shell at all: there we print plain text."""
+    if shell is None:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+        except ImportError:
+            return False
+    if shell is None:
+        return False
+    return not any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
+
+
+class LiveDisplay:
+    """One in-place output per answer, re-rendered at most every ``min_interval`` seconds.
+
+    ``update`` is called per chunk and is a clock read and a comparison unless a tick is due. If a
+    render is slow (a long answer), the interval stretches so rendering stays under ~10% of the
+    time. In terminal IPython the text is printed as it arrives instead.
+    """
+
+    def __init__(
+        self,
+        *,
+        min_interval: float = 0.1,
+        plain: bool | None = None,
+        notice: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        stream: Any = None,
+    ) -> None:
+        self.min_interval = min_interval
+        self.plain = (not is_rich_frontend()) if plain is None else plain
+        self.notice = notice
+        self.display_id: str | None = None
+        self.updates = 0  # display calls made (start + ticks + final): what the bench counts
+        self._clock = clock
+        self._next = 0.0
+        self._stream = stream
+        self._printed_reasoning = 0
+        self._printed_text = 0
+
+    def start(self, model: str) -> None:
+        """Show the status line (model, seconds waited) before any token arrives."""
+        self._next = self._clock() + self.min_interval
+        if self.plain:
+            if self.notice:
+                self._write(self.notice + "\n")
+            return
+        from IPython.display import display
+
+        self.display_id = uuid.uuid4().hex
+        waiting = Reply(model, [])
+        display(reply_bundle(waiting, final=False, notice=self.notice), raw=True, display_id=self.display_id)
+        self.updates += 1
+
+    def update(self, reply: Reply) -> None:
+        """Re-render if a tick is due; otherwise return at once (hot path)."""
+        now = self._clock()
+        if now < self._next:
+            return
+        self._render(reply, final=False)
+        cost = self._clock() - now
+        self._next = now + max(self.min_interval, cost * 10)
+
+    def finish(self, reply: Reply) -> None:
+        """The one exact final render (partial and marked if interrupted or failed)."""
+        self._next = float("inf")
+        self._render(reply, final=True)
+
+    def _render(self, reply: Reply, *, final: bool) -> None:
+        if self.plain:
+            self._print_delta(reply, final=final)
+            return
+        from IPython.display import display, update_display
+
+        bundle = reply_bundle(reply, final=final, notice=self.notice)
+        self.updates += 1
+        if self.display_id is None:  # finish() without start(): still one output
+            self.display_id = uuid.uuid4().hex
+            display(bundle, raw=True, display_id=self.display_id)
+        else:
+            update_display(bundle, raw=True, display_id=self.display_id)
+
+    def _write(self, text: str) -> None:
+        out = self._stream or sys.stdout
+        out.write(text)
+        out.flush()
+
+    def _print_delta(self, reply: Reply, *, final: bool) -> None:
+        reasoning, text = reply.reasoning, reply.text
+        chunks = []
+        if len(reasoning) > self._printed_reasoning:
+            if not self._printed_reasoning:
+                chunks.append("[thinking]\n")
+            chunks.append(reasoning[self._printed_reasoning :])
+            self._printed_reasoning = len(reasoning)
+        if len(text) > self._printed_text:
+            if not self._printed_text and self._printed_reasoning:
+                chunks.append("\n[answer]\n")
+            chunks.append(text[self._printed_text :])
+            self._printed_text = len(text)
+        if final:
+            note = finish_note(reply)
+            tail = footer_text(reply) if (text or reasoning) else status_text(reply)
+            chunks.append("\n" + (f"\n{note}" if note else "") + f"\n[{tail}]\n")
+        if chunks:
+            self._write("".join(chunks))
+        self.updates += 1
+
+
+# -- other safe outputs (tables, notes, JSON) for the %glm subcommands ---------------------------
+def show(bundle: dict[str, str]) -> None:
+    """Publish a bundle we built ourselves (raw, so nothing is fetched or re-interpreted)."""
+    from IPython.display import display
+
+    if not is_rich_frontend():
+        print(bundle["text/plain"])
+        return
+    display(bundle, raw=True)
+
+
+def text_bundle(text: str) -> dict[str, str]:
+    """A short message as escaped HTML plus text."""
+    return {"text/html": f'<div class="tex2jax_ignore">{escape(text)}</div>', "text/plain": text}
+
+
+def json_bundle(obj: Any, title: str = "") -> dict[str, str]:
+    """Pretty JSON (e.g. a ``--dry-run`` request), escaped."""
+    body = json.dumps(obj, ensure_ascii=False, indent=2)
+    head = f"<div>{escape(title)}</div>" if title else ""
+    return {
+        "text/html": f'{head}<pre><code class="language-json">{escape(body)}</code></pre>',
+        "text/plain": f"{title}\n{body}" if title else body,
+    }
+
+
+def table_bundle(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str = "") -> dict[str, str]:
+    """A small table with every cell escaped; plain text aligned in columns."""
+    rows = [[("" if c is None else str(c)) for c in row] for row in rows]
+    head = "".join(f"<th style='text-align:left'>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{escape(c)}</td>" for c in row) + "</tr>"
+        for row in rows
+    )
+    caption = f"<div><b>{escape(title)}</b></div>" if title else ""
+    widths = [max([len(h)] + [len(r[i]) for r in rows if i < len(r)]) for i, h in enumerate(headers)]
+    lines = [title] if title else []
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows)
+    return {
+        "text/html": f'{caption}<table class="tex2jax_ignore"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>",
+        "text/plain": "\n".join(lines),
+    }
+
+
+def history_bundle(name: str, messages: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """A conversation, each message safely rendered (the model's turns are untrusted)."""
+    parts_html = [f"<div><b>Conversation {escape(name)}</b> ({len(messages)} messages)</div>"]
+    parts_text = [f"Conversation {name} ({len(messages)} messages)"]
+    for msg in messages:
+        role = str(msg.get("role", "?"))
+        content = msg.get("content")
+        if not isinstance(content, str):
+            content = json.dumps(content, ensure_ascii=False)
+        parts_html.append(
+            f'<div style="margin-top:0.5em"><b>{escape(role)}</b>'
+            f'<div style="margin-left:1em">{safe_markdown_html(content)}</div></div>'
+        )
+        parts_text.append(f"[{role}]\n{content}")
+    return {"text/html": "".join(parts_html), "text/plain": "\n\n".join(parts_text)}
