@@ -1,0 +1,242 @@
+"""Task card, task panel and chat panel, driven in-process against the local server."""
+
+from __future__ import annotations
+
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ipywidgets")
+
+from zhipu_magic import widgets  # noqa: E402
+from zhipu_magic.client import GLMClient  # noqa: E402
+from zhipu_magic.server import LocalServer  # noqa: E402
+from zhipu_magic.tasks import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning  # noqa: E402
+
+
+class Audit(HTMLParser):
+    """Collects what would be live in a browser: script tags, on* handlers, unsafe URLs, images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts = 0
+        self.handlers: list[str] = []
+        self.bad_urls: list[str] = []
+        self.imgs: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "iframe", "object", "embed"):
+            self.scripts += 1
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append(name)
+            if (
+                name in ("href", "src", "poster", "action")
+                and value
+                and not value.startswith(("http", "mailto"))
+            ):
+                self.bad_urls.append(value)
+        if tag == "img":
+            self.imgs.append(dict(attrs).get("src", ""))
+
+
+def audit(html: str) -> Audit:
+    a = Audit()
+    a.feed(html)
+    return a
+
+
+@pytest.fixture
+def srv():
+    with LocalServer(port=0, task_polls=1) as s:
+        yield s
+
+
+@pytest.fixture
+def client(srv):
+    with GLMClient(api_key="test-key", base_url=srv.base_url, max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> TaskStore:
+    return TaskStore(tmp_path)
+
+
+def submitted(store: TaskStore, client, prompt: str, kind: str = "chat") -> dict:
+    resp = client.video(prompt) if kind == "video" else client.submit(prompt)
+    return store.record_submission(resp, kind=kind, model=resp["model"], prompt=prompt, local=True)
+
+
+def test_task_card_refreshes_to_the_rendered_answer(store, client) -> None:
+    rec = submitted(store, client, "explain a table please")
+    card = widgets.task_card(rec, client, store)
+    assert isinstance(card, widgets.W.VBox)
+    assert PROCESSING in card.header.value and rec["id"] in card.header.value
+    assert "Refresh" in card.refresh_button.description
+    card.refresh(wait=True)
+    assert PROCESSING in card.header.value
+    card.refresh(wait=True)
+    assert SUCCESS in card.header.value and card.refresh_button.disabled
+    assert 'class="zhipu-magic-reply"' in card.body.value  # rendered by render.reply_html
+    assert "zm-footer" in card.body.value and "local server" in card.body.value
+    assert "<table" in card.body.value
+
+
+def test_task_card_shows_failure_reason(store, client) -> None:
+    rec = submitted(store, client, "x [[fault:task_fail]]")
+    card = widgets.task_card(rec["id"], client, store)
+    card.refresh(wait=True)
+    card.refresh(wait=True)
+    assert FAIL in card.header.value and "zm-error" in card.body.value
+
+
+def test_card_refresh_error_is_one_line(store, srv) -> None:
+    dead = GLMClient(api_key="k", base_url="http://127.0.0.1:9/api/paas/v4", max_retries=0, timeout=(1, 1))
+    store.record_submission({"id": "t1", "task_status": PROCESSING}, kind="chat", model="m", prompt="p")
+    card = widgets.task_card("t1", dead, store)
+    card.refresh(wait=True)
+    assert "zm-error" in card.body.value or "zm-error" in card.message.value
+    assert "Traceback" not in card.body.value + card.message.value
+    assert store.get("t1")["status"] == PROCESSING
+
+
+def test_hostile_task_answer_is_inert(store, client) -> None:
+    rec = submitted(store, client, "[[fault:hostile]]")
+    card = widgets.task_card(rec, client, store)
+    card.refresh(wait=True)
+    card.refresh(wait=True)
+    html = card.body.value
+    assert SUCCESS in card.header.value
+    a = audit(html)
+    assert a.scripts == 0 and a.handlers == [] and a.bad_urls == [] and a.imgs == []
+    assert (
+        "javascript:" not in html.lower().replace("javascript:", "", 0)
+        or 'href="javascript' not in html.lower()
+    )
+
+
+def test_unknown_status_and_ids_are_escaped() -> None:
+    evil = '<img src=x onerror="alert(1)">'
+    rec = {
+        "id": evil,
+        "status": evil,
+        "model": evil,
+        "prompt": evil,
+        "submitted": time.time(),
+        "kind": "chat",
+    }
+    html = widgets.task_header_html(rec) + widgets.task_body_html(rec)
+    a = audit(html)
+    assert a.imgs == [] and a.handlers == []
+    bundle = widgets.task_card_bundle({**rec, "status": FAIL, "error": evil})
+    assert audit(bundle["text/html"]).handlers == [] and "text/markdown" not in bundle
+
+
+def test_video_html_allows_only_http_urls() -> None:
+    good = {
+        "video_result": [{"url": "https://cdn.example/v.mp4", "cover_image_url": "https://cdn.example/c.jpg"}]
+    }
+    html = widgets.video_html(good)
+    assert '<video class="zm-video" controls' in html and 'src="https://cdn.example/v.mp4"' in html
+    assert 'poster="https://cdn.example/c.jpg"' in html and '<img src="https://cdn.example/c.jpg"' in html
+    for bad in (
+        "javascript:alert(1)",
+        "data:text/html,<script>",
+        'https://x/"onerror="alert(1)',
+        "//x/y.mp4",
+    ):
+        html = widgets.video_html({"video_result": [{"url": bad, "cover_image_url": bad}]})
+        a = audit(html)
+        assert a.handlers == [] and a.bad_urls == [] and "<video" not in html
+
+
+def test_video_task_shows_player_and_cover(store, client, srv) -> None:
+    rec = submitted(store, client, "a cat surfing", kind="video")
+    card = widgets.task_card(rec, client, store)
+    card.refresh(wait=True)
+    card.refresh(wait=True)
+    html = card.body.value
+    assert "<video" in html and f"{srv.url}" in html and "sample.mp4" in html and "cover.png" in html
+    import requests
+
+    video_url = store.get(rec["id"])["result"]["video_result"][0]["url"]
+    r = requests.get(video_url, timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "video/mp4" and len(r.content) > 1000
+
+
+def test_panel_submit_refresh_and_list_newest_first(store, client) -> None:
+    panel = widgets.task_panel(client, store)
+    panel.prompt.value = "first question"
+    panel.submit(wait=True)
+    assert panel.prompt.value == ""
+    panel.submit("second question", wait=True)
+    panel.kind.value = "video"
+    assert panel.model.value == "cogvideox-flash" and all(m.startswith("cog") for m in panel.model.options)
+    panel.submit("a video", wait=True)
+    rows = [r.value for r in panel.rows.children]
+    assert len(rows) == 3 and "a video" in rows[0] and "first question" in rows[2]
+    panel.refresh(wait=True)
+    panel.refresh(wait=True)
+    assert store.pending() == []
+    rows = [r.value for r in panel.rows.children]
+    assert "<video" in rows[0] and "zhipu-magic-reply" in rows[1]
+    assert "polled" in panel.status.value and "zm-error" not in panel.status.value
+
+
+def test_panel_errors_are_one_line(store) -> None:
+    dead = GLMClient(api_key="k", base_url="http://127.0.0.1:9/api/paas/v4", max_retries=0, timeout=(1, 1))
+    panel = widgets.task_panel(dead, store)
+    panel.submit("hello", wait=True)
+    assert "zm-error" in panel.status.value and "Traceback" not in panel.status.value
+    assert panel.status.value.count("\n") == 0
+    panel.submit("", wait=True)
+    assert "type a prompt" in panel.status.value
+
+
+def test_panel_unknown_model_error_shown(store, client) -> None:
+    panel = widgets.task_panel(client, store)
+    panel.model.options = [*panel.model.options, "no-such-model"]
+    panel.model.value = "no-such-model"
+    panel.submit("hi", wait=True)
+    assert "1211" in panel.status.value
+
+
+def test_panel_auto_refresh_runs_until_nothing_pending(store, client) -> None:
+    panel = widgets.TaskPanel(client, store, auto_interval=0.05)
+    panel.submit("one", wait=True)
+    panel.submit("two", wait=True)
+    panel.auto.value = True
+    for _ in range(200):
+        if not panel.auto.value:
+            break
+        time.sleep(0.02)
+    assert panel.auto.value is False and store.pending() == []
+    assert "stopped" in panel.status.value
+
+
+def test_panel_works_in_memory_when_home_unwritable(tmp_path: Path, client) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.warns(TaskStoreWarning):
+        store = TaskStore(blocker / "home")
+    panel = widgets.task_panel(client, store)
+    assert "in memory" in panel.status.value
+    panel.submit("kept in memory", wait=True)
+    panel.refresh(wait=True)
+    panel.refresh(wait=True)
+    assert store.list()[0]["status"] == SUCCESS
+
+
+def test_click_returns_at_once(store) -> None:
+    with LocalServer(port=0, task_polls=1, poll_delay=1.0) as slow:
+        c = GLMClient(api_key="k", base_url=slow.base_url)
+        rec = submitted(store, c, "q")
+        card = widgets.task_card(rec, c, store)
+        t0 = time.monotonic()
+        card.refresh_button.click()
+        assert time.monotonic() - t0 < 0.2  # the poll runs on a worker thread
+        card.join(5)
+        c.close()
