@@ -1,0 +1,978 @@
+"""A local GLM-compatible server (Zhipu BigModel / Z.ai API v4) for offline demos, tests and faults.
+
+Standard library only. It speaks the real wire format (``/api/paas/v4``): chat completions (sync and
+SSE stream over HTTP/1.1 chunked encoding, one chunk per event, flushed at once), async chat tasks,
+CogVideoX-style video tasks whose result URLs point back at this server, embeddings, tokenizer,
+image generation and a model list. Answers are deterministic (derived from the prompt) and
+exercise a renderer: Markdown, code, a table, math, Chinese text, emoji.
+
+Run it::
+
+    python -m zhipu_magic.server [--host 127.0.0.1] [--port 8765] [--key K] [--rate TOKENS_PER_S]
+    export ZHIPUAI_BASE_URL=http://127.0.0.1:8765/api/paas/v4 ZHIPUAI_API_KEY=any.key
+
+or in Python: ``with LocalServer(port=0) as srv: ... srv.base_url``.
+
+Auth: ``Authorization: Bearer <key>`` or the bare key. Missing/empty -> 401/1001. Without ``--key``
+any key is accepted; with it, a different key -> 401/1000 (an HS256 JWT signed with the key's
+secret and a millisecond ``exp`` is accepted too; bad signature 1002, expired 1003).
+
+Prompt tricks (in the last user message):
+
+- ``echo: TEXT`` -> the answer is exactly TEXT.
+- "hi" / "你好" -> a short greeting; prompts mentioning code, table or math -> focused answers;
+  anything else -> a full Markdown demo answer. ``response_format: {"type": "json_object"}`` -> a
+  JSON object. With function ``tools`` and a user message last, the model calls the first tool;
+  after a ``tool`` message it answers from the tool result.
+- Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-5*, glm-4.5v/4.6v...) stream
+  ``reasoning_content`` first unless ``"thinking": {"type": "disabled"}``; glm-z1-* put it inside
+  ``content`` as ``<think>...</think>``.
+
+Directives (also in the last user message; stripped from the answer):
+
+=========================== ======================================================================
+``[[chunks:N]]``            stream exactly N content chunks
+``[[interval:SECONDS]]``    fixed delay between stream chunks (overrides the token rate)
+``[[fault:auth]]``          401, code 1000
+``[[fault:bad_param]]``     400, code 1214
+``[[fault:filter]]``        400, code 1301, with a ``contentFilter`` list
+``[[fault:rate_limit:S]]``  429, code 1302, ``Retry-After: S`` (default 1; S is sent verbatim);
+                            only the first attempt of that exact request body fails
+``[[fault:rate_limit_ms:MS]]`` like rate_limit but sends ``retry-after-ms: MS``
+``[[fault:balance]]``       429, code 1113 (insufficient balance)
+``[[fault:daily]]``         429, code 1304 (daily quota)
+``[[fault:server_error:N]]`` 500, code 500, for the first N attempts of that body (default 1)
+``[[fault:unavailable:N]]`` 503, code 1305, for the first N attempts of that body (default 1)
+``[[fault:bad_gateway]]``   502 with an HTML page (always; ``:N`` = only the first N attempts)
+``[[fault:slow_first:S]]``  wait S seconds before sending anything (status line included)
+``[[fault:stall:S]]``       stream: pause S seconds halfway through the content
+``[[fault:drop]]``          stream: close the socket halfway (no terminating chunk)
+``[[fault:error_frame]]``   stream: halfway, ``data: {"error":{"code":"1301",...}}`` then end
+                            (``:CODE`` picks the code); no ``[DONE]``
+``[[fault:garbage]]``       stream: halfway, a non-JSON ``data:`` line, then end
+``[[fault:no_choices]]``    stream: halfway, a JSON frame without ``choices``, then end
+``[[fault:no_done]]``       stream: ends cleanly without final chunk and ``[DONE]``
+                            (``no_done:finish`` sends the final chunk, omits only ``[DONE]``)
+``[[fault:sensitive]]``     answer cut halfway, finish_reason ``sensitive``
+``[[fault:length]]``        answer cut halfway, finish_reason ``length``
+``[[fault:hostile]]``       answer with ``<script>``, ``<img onerror>``, ``<svg onload>``, a
+                            ``javascript:`` link, a remote image and a bare URL
+``[[fault:task_fail]]``     async task (chat or video) ends with ``task_status: FAIL``
+=========================== ======================================================================
+
+"First N attempts" are counted per identical request body; once it succeeds the count resets, so
+re-running the same cell shows the same failure-then-retry pattern. An unknown fault name gives
+400/1214. Other errors: unknown model 400/1211; a model that cannot do the call (video model on
+chat, chat model on videos, embedding on chat) 400/1212; missing field 400/1213; invalid field
+(empty messages, temperature outside [0, 1], ...) 400/1214; unparsable JSON 400/1210; unknown path
+or unknown task id 404/1222.
+
+Async tasks answer ``PROCESSING`` for ``task_polls`` polls, then ``SUCCESS`` (or ``FAIL``); each
+poll waits ``poll_delay`` seconds first (polls are served concurrently).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+from . import answers
+from .models import MODELS, ModelInfo, get_model
+
+PREFIX = "/api/paas/v4"
+ASSETS = Path(__file__).with_name("assets")
+JSON_TYPE = "application/json; charset=UTF-8"
+SSE_TYPE = "text/event-stream;charset=UTF-8"
+_ASSET_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg"}
+_FAULTS = {
+    "auth", "bad_param", "filter", "rate_limit", "rate_limit_ms", "balance", "daily", "server_error",
+    "unavailable", "bad_gateway", "slow_first", "stall", "drop", "error_frame", "garbage", "no_choices",
+    "no_done", "sensitive", "length", "hostile", "task_fail",
+}  # fmt: skip
+_ROLES = {"system", "user", "assistant", "tool", "function", "observation"}
+_BAD_GATEWAY_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+class RequestRecord(NamedTuple):
+    """One request as the server saw it; the Authorization header is never kept."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None
+
+
+class _Fail(Exception):
+    """An API error to send as ``{"error": {...}}``; raised anywhere in request handling."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers: dict[str, str] = extra.pop("headers", {})
+        self.extra = extra
+
+
+class _Disconnected(Exception):
+    """The streaming client went away."""
+
+
+@dataclass
+class _Task:
+    id: str
+    request_id: str
+    model: str
+    result: dict[str, Any]
+    polls: int = 0
+
+
+@dataclass
+class _Plan:
+    """What to answer, independent of sync / stream / async."""
+
+    model: str
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    directives: answers.Directives = field(default_factory=answers.Directives)
+
+    def usage(self) -> dict[str, Any]:
+        done = len(self.reasoning) + len(self.content) + 8 * len(self.tool_calls)
+        usage: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": done,
+            "total_tokens": self.prompt_tokens + done,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        }
+        if self.reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(self.reasoning)}
+        return usage
+
+    def message(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
+        if self.reasoning:
+            msg["reasoning_content"] = "".join(self.reasoning)
+        if self.tool_calls:
+            msg["tool_calls"] = self.tool_calls
+        return msg
+
+
+def _new_id() -> str:
+    """Modern-style ids: ``yyyyMMddHHmmss`` + 16 hex (30 chars)."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + uuid.uuid4().hex[:16]
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class LocalServer:
+    """The server object: owns the HTTP server thread, the task table and what tests inspect."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        token_rate: float = 0.0,
+        task_polls: int = 1,
+        poll_delay: float = 0.0,
+    ) -> None:
+        self.host, self.port = host, port
+        self.api_key = api_key
+        self.token_rate = float(token_rate)
+        self.task_polls = int(task_polls)
+        self.poll_delay = float(poll_delay)
+        self.requests: list[RequestRecord] = []
+        self.disconnects = 0
+        self.last_write_times: list[float] = []
+        self._reported_disconnects = 0
+        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._tasks: dict[str, _Task] = {}
+        self._attempts: dict[str, int] = {}
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        """Bind and serve in a daemon thread; idempotent. Returns self."""
+        if self._httpd is not None:
+            return self
+        self._stopping.clear()
+        httpd = _HTTPServer((self.host, self.port), _Handler)
+        httpd.app = self
+        self._httpd = httpd
+        self.port = httpd.server_address[1]
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, args=(0.05,), name="zhipu-local-server", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and cut open connections so no client hangs on a stalled stream."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        self._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Root URL (``http://host:port``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What a client uses as its base URL (``http://host:port/api/paas/v4``)."""
+        return self.url + PREFIX
+
+    def wait_disconnect(self, timeout: float) -> bool:
+        """Wait until a streaming client drop not yet reported by an earlier call happens."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self.disconnects > self._reported_disconnects, timeout)
+            if ok:
+                self._reported_disconnects += 1
+            return ok
+
+    # -- shared state used by the handler ----------------------------------------------------------
+
+    def _record(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+        with self._lock:
+            self.requests.append(RequestRecord(method, path, body))
+
+    def _note_disconnect(self) -> None:
+        with self._cond:
+            self.disconnects += 1
+            self._cond.notify_all()
+
+    def _attempt(self, key: str) -> int:
+        """Count attempts of one request body (1 = first)."""
+        with self._lock:
+            self._attempts[key] = self._attempts.get(key, 0) + 1
+            return self._attempts[key]
+
+    def _succeeded(self, key: str) -> None:
+        with self._lock:
+            self._attempts.pop(key, None)
+
+    def _add_task(self, task: _Task) -> None:
+        with self._lock:
+            self._tasks[task.id] = task
+
+    def _poll(self, task_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            task = self._tasks.get(task_id)
+            if task is None:
+                return None
+            task.polls += 1
+            if task.polls <= self.task_polls:
+                return {
+                    "model": task.model,
+                    "id": task.id,
+                    "request_id": task.request_id,
+                    "task_status": "PROCESSING",
+                }
+            return dict(task.result)
+
+    def _sleep(self, seconds: float, conn: socket.socket | None = None) -> None:
+        """Sleep in short slices; notice a stopping server or (when streaming) a client that left."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if self._stopping.wait(min(left, 0.05)):
+                raise _Disconnected()
+            if conn is not None and _peer_closed(conn):
+                raise _Disconnected()
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    """True when the client has closed its end (readable with EOF, or reset)."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        if not readable:
+            return False
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+    app: LocalServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "zhipu-magic-local/0.1"
+    server: _HTTPServer
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.app._lock:
+            self.server.app._conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.app._lock:
+            self.server.app._conns.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: tests and notebooks do not want access logs on stderr."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send(status, _dumps(obj), JSON_TYPE, headers)
+
+    def _send_error(self, err: _Fail) -> None:
+        body: dict[str, Any] = dict(err.extra)
+        body["error"] = {"code": err.code, "message": err.message}
+        body["request_id"] = _new_id()
+        self._send_json(err.status, body, err.headers)
+
+    # -- routing -----------------------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        path = urlsplit(self.path).path
+        raw = self._read_body() if method in ("POST", "PUT") else b""
+        body: dict[str, Any] | None = None
+        bad_json = False
+        if raw.strip():
+            try:
+                parsed = json.loads(raw)
+                body = parsed if isinstance(parsed, dict) else None
+                bad_json = body is None
+            except ValueError:
+                bad_json = True
+        app._record(method, path, body)
+        try:
+            if not path.startswith(PREFIX + "/"):
+                raise _Fail(404, "1222", f"API not found: {path}")
+            route = path[len(PREFIX) + 1 :].strip("/")
+            if method in ("GET", "HEAD") and route.startswith("files/"):
+                return self._asset(route[len("files/") :])
+            self._auth()
+            if bad_json:
+                raise _Fail(400, "1210", "The request body is not a valid JSON object.")
+            body = body or {}
+            if method == "POST" and route == "chat/completions":
+                return self._chat(body, raw, async_=False)
+            if method == "POST" and route == "async/chat/completions":
+                return self._chat(body, raw, async_=True)
+            if method == "GET" and route.startswith("async-result/"):
+                return self._result(route[len("async-result/") :])
+            if method == "POST" and route == "videos/generations":
+                return self._video(body, raw)
+            if method == "POST" and route == "images/generations":
+                return self._image(body)
+            if method == "POST" and route == "embeddings":
+                return self._embeddings(body)
+            if method == "POST" and route == "tokenizer":
+                return self._tokenizer(body)
+            if method == "GET" and route == "models":
+                return self._models()
+            raise _Fail(404, "1222", f"API not found: {method} {path}")
+        except _Fail as err:
+            self._send_error(err)
+        except _Disconnected:
+            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close_connection = True
+
+    def _auth(self) -> None:
+        header = (self.headers.get("Authorization") or "").strip()
+        token = header[7:].strip() if header[:7].lower() == "bearer " else header
+        if not token or token.lower() == "bearer":
+            raise _Fail(
+                401, "1001", "The Authorization header is missing; send 'Authorization: Bearer <key>'."
+            )
+        key = self.server.app.api_key
+        if key is None or hmac.compare_digest(token.encode(), key.encode()):
+            return
+        if token.count(".") == 2:
+            _check_jwt(token, key)
+            return
+        raise _Fail(401, "1000", "Authentication failed: the API key is not valid.")
+
+    def _asset(self, name: str) -> None:
+        file = ASSETS / name
+        if "/" in name or name.startswith(".") or not file.is_file():
+            raise _Fail(404, "1222", f"File not found: {name}")
+        data = file.read_bytes()
+        ctype = _ASSET_TYPES.get(file.suffix, "application/octet-stream")
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "max-age=3600"}
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes=") and "," not in rng:
+            start_s, _, end_s = rng[6:].partition("-")
+            try:
+                if start_s:
+                    start, end = int(start_s), int(end_s) if end_s else len(data) - 1
+                else:
+                    start, end = max(0, len(data) - int(end_s)), len(data) - 1
+            except ValueError:
+                start, end = 0, len(data) - 1
+            end = min(end, len(data) - 1)
+            if start <= end:
+                headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                return self._send(206, data[start : end + 1], ctype, headers)
+        self._send(200, data, ctype, headers)
+
+    # -- chat ------------------------------------------------------------------------------------
+
+    def _model(self, body: dict[str, Any], kind: str) -> ModelInfo:
+        name = body.get("model")
+        if name is None or name == "":
+            raise _Fail(400, "1213", "The model parameter was not received.")
+        if not isinstance(name, str):
+            raise _Fail(400, "1214", "Invalid parameter model: must be a string.")
+        info = get_model(name)
+        if info is None:
+            raise _Fail(400, "1211", "Unknown Model, please check the model code.")
+        if info.kind != kind:
+            raise _Fail(
+                400,
+                "1212",
+                f"The model {name} does not support this API ({kind}); it is a {info.kind} model.",
+            )
+        return info
+
+    def _chat(self, body: dict[str, Any], raw: bytes, *, async_: bool) -> None:
+        info = self._model(body, "chat")
+        stream = body.get("stream")
+        if stream not in (None, True, False):
+            raise _Fail(400, "1214", "Invalid parameter stream: must be a boolean.")
+        if async_ and not info.async_ or stream and not info.stream:
+            raise _Fail(400, "1212", f"The model {info.name} does not support this call method.")
+        messages = _validate_chat(body)
+        last_user = next(m for m in reversed(messages) if m.get("role") == "user")
+        prompt, directives = answers.parse_directives(_text_of(last_user.get("content")))
+        self._faults(directives, raw)
+        plan = _plan(info, body, messages, prompt, directives)
+        rid = body.get("request_id") if isinstance(body.get("request_id"), str) else None
+        cid = _new_id()
+        if async_:
+            result: dict[str, Any] = {"model": info.name, "id": cid, "request_id": rid or cid}
+            if directives.fault("task_fail"):
+                result["task_status"] = "FAIL"
+            else:
+                result.update(_completion(plan, cid, rid), task_status="SUCCESS")
+            self.server.app._add_task(_Task(cid, rid or cid, info.name, result))
+            return self._send_json(
+                200, {"model": info.name, "id": cid, "request_id": rid or cid, "task_status": "PROCESSING"}
+            )
+        if stream:
+            return self._stream(plan, cid)
+        self._send_json(200, _completion(plan, cid, rid))
+
+    def _faults(self, d: answers.Directives, raw: bytes) -> None:
+        """Apply request-level faults: errors before any byte of the answer."""
+        app = self.server.app
+        unknown = sorted(set(d.faults) - _FAULTS) + d.errors
+        if unknown:
+            raise _Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
+        if d.fault("slow_first"):
+            app._sleep(_float(d.arg("slow_first"), 1.0))
+        if d.fault("auth"):
+            raise _Fail(401, "1000", "Authentication failed (injected fault).")
+        if d.fault("bad_param"):
+            raise _Fail(400, "1214", "Invalid parameter (injected fault).")
+        if d.fault("filter"):
+            raise _Fail(
+                400,
+                "1301",
+                "The input may contain unsafe or sensitive content (injected fault).",
+                contentFilter=[{"level": 1, "role": "user"}],
+            )
+        if d.fault("balance"):
+            raise _Fail(429, "1113", "Your account is in arrears: insufficient balance, please recharge.")
+        if d.fault("daily"):
+            raise _Fail(429, "1304", "The daily call limit for this API has been reached.")
+        key = hashlib.sha256(self.path.encode() + b"\0" + raw).hexdigest()
+        limits = {
+            "rate_limit": 1,
+            "rate_limit_ms": 1,
+            "server_error": _int(d.arg("server_error"), 1),
+            "unavailable": _int(d.arg("unavailable"), 1),
+            "bad_gateway": _int(d.arg("bad_gateway"), 10**9),
+        }
+        active = [n for n in limits if d.fault(n)]
+        if not active:
+            return
+        attempt = app._attempt(key)
+        for name in active:
+            if attempt > limits[name]:
+                continue
+            if name == "rate_limit":
+                raise _Fail(
+                    429, "1302", "Too many concurrent requests; please retry later.",
+                    headers={"Retry-After": d.arg(name) or "1"},
+                )  # fmt: skip
+            if name == "rate_limit_ms":
+                raise _Fail(
+                    429, "1302", "Too many concurrent requests; please retry later.",
+                    headers={"retry-after-ms": d.arg(name) or "1000"},
+                )  # fmt: skip
+            if name == "server_error":
+                raise _Fail(500, "500", "Internal server error (injected fault).")
+            if name == "unavailable":
+                raise _Fail(503, "1305", "The service is temporarily overloaded (injected fault).")
+            self._send(502, _BAD_GATEWAY_HTML, "text/html")
+            raise _Disconnected()  # response already sent
+        app._succeeded(key)
+
+    def _stream(self, plan: _Plan, cid: str) -> None:
+        app = self.server.app
+        d = plan.directives
+        created = int(time.time())
+        head = {"id": cid, "created": created, "object": "chat.completion.chunk", "model": plan.model}
+        self.send_response(200)
+        self.send_header("Content-Type", SSE_TYPE)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        times: list[float] = []
+        app.last_write_times = times
+        conn = self.connection
+        start = time.monotonic()
+        sent = 0
+
+        def write(payload: bytes) -> None:
+            if _peer_closed(conn):
+                raise _Disconnected()
+            frame = b"data: " + payload + b"\n\n"
+            self.wfile.write(b"%X\r\n" % len(frame) + frame + b"\r\n")
+            self.wfile.flush()
+            times.append(time.perf_counter())
+
+        def pace() -> None:
+            nonlocal sent
+            if sent:
+                if d.interval is not None:
+                    app._sleep(d.interval, conn)
+                elif app.token_rate > 0:
+                    app._sleep(start + sent / app.token_rate - time.monotonic(), conn)
+            sent += 1
+
+        def delta(**kw: Any) -> bytes:
+            return _dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", **kw}}]})
+
+        try:
+            for piece in plan.reasoning:
+                pace()
+                write(delta(reasoning_content=piece))
+            half = len(plan.content) // 2
+            for i, piece in enumerate(plan.content):
+                if i == half and self._midstream(d, head, write):
+                    return
+                pace()
+                write(delta(content=piece))
+            if not plan.content and self._midstream(d, head, write):
+                return
+            if plan.tool_calls:
+                pace()
+                write(delta(tool_calls=plan.tool_calls))
+            if d.fault("no_done") and d.arg("no_done") != "finish":
+                return self._end_chunks()
+            pace()
+            final = {
+                "index": 0,
+                "finish_reason": plan.finish_reason,
+                "delta": {"role": "assistant", "content": ""},
+            }
+            write(_dumps({**head, "choices": [final], "usage": plan.usage()}))
+            if not d.fault("no_done"):
+                write(b"[DONE]")
+            self._end_chunks()
+        except (_Disconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close_connection = True
+            if not app._stopping.is_set():
+                app._note_disconnect()
+
+    def _midstream(self, d: answers.Directives, head: dict[str, Any], write: Any) -> bool:
+        """Stream faults that strike halfway; True when the stream is over."""
+        if d.fault("stall"):
+            self.server.app._sleep(_float(d.arg("stall"), 5.0), self.connection)
+        if d.fault("drop"):
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if d.fault("error_frame"):
+            code = d.arg("error_frame") or "1301"
+            write(
+                _dumps(
+                    {"error": {"code": code, "message": "An error occurred during generation (injected)."}}
+                )
+            )
+            self._end_chunks()
+            return True
+        if d.fault("garbage"):
+            write(b"this is not json")
+            self._end_chunks()
+            return True
+        if d.fault("no_choices"):
+            write(_dumps({**head, "note": "no choices here"}))
+            self._end_chunks()
+            return True
+        return False
+
+    def _end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _result(self, task_id: str) -> None:
+        app = self.server.app
+        if app.poll_delay > 0:
+            app._sleep(app.poll_delay)
+        result = app._poll(task_id)
+        if result is None:
+            raise _Fail(404, "1222", f"Task not found: {task_id}")
+        self._send_json(200, result)
+
+    # -- other endpoints ---------------------------------------------------------------------------
+
+    def _video(self, body: dict[str, Any], raw: bytes) -> None:
+        info = self._model(body, "video")
+        prompt = body.get("prompt")
+        if prompt is not None and not isinstance(prompt, str):
+            raise _Fail(400, "1214", "Invalid parameter prompt: must be a string.")
+        if not prompt and not body.get("image_url"):
+            raise _Fail(
+                400, "1213", "The prompt parameter was not received (prompt or image_url is required)."
+            )
+        prompt, directives = answers.parse_directives(prompt or "")
+        if len(prompt) > 512:
+            raise _Fail(400, "1214", "Invalid parameter prompt: at most 512 characters.")
+        self._faults(directives, raw)
+        rid = body.get("request_id") if isinstance(body.get("request_id"), str) else None
+        tid = _new_id()
+        task = {"model": info.name, "id": tid, "request_id": rid or tid}
+        result = dict(task)
+        if directives.fault("task_fail"):
+            result["task_status"] = "FAIL"
+        else:
+            base = f"http://{self.server.app.host}:{self.server.app.port}{PREFIX}/files"
+            result["task_status"] = "SUCCESS"
+            result["video_result"] = [{"url": f"{base}/sample.mp4", "cover_image_url": f"{base}/cover.png"}]
+        self.server.app._add_task(_Task(tid, rid or tid, info.name, result))
+        self._send_json(200, {**task, "task_status": "PROCESSING"})
+
+    def _image(self, body: dict[str, Any]) -> None:
+        self._model(body, "image")
+        if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+            raise _Fail(400, "1213", "The prompt parameter was not received.")
+        url = f"http://{self.server.app.host}:{self.server.app.port}{PREFIX}/files/cover.png"
+        self._send_json(200, {"created": int(time.time()), "data": [{"url": url}]})
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        info = self._model(body, "embedding")
+        inp = body.get("input")
+        texts = [inp] if isinstance(inp, str) else inp
+        if not texts or not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise _Fail(400, "1213", "The input parameter was not received (a string or a list of strings).")
+        dims = body.get("dimensions")
+        if dims is None:
+            dims = 1024 if info.name == "embedding-2" else 2048
+        if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 4096:
+            raise _Fail(400, "1214", "Invalid parameter dimensions.")
+        data = [
+            {"index": i, "object": "embedding", "embedding": answers.embedding_for(t, dims)}
+            for i, t in enumerate(texts)
+        ]
+        n = sum(answers.count_tokens(t) for t in texts)
+        usage = {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n}
+        self._send_json(200, {"model": info.name, "object": "list", "data": data, "usage": usage})
+
+    def _tokenizer(self, body: dict[str, Any]) -> None:
+        self._model(body, "chat")
+        messages = _validate_chat(body)
+        rid = _new_id()
+        usage = {"prompt_tokens": _prompt_tokens(messages)}
+        self._send_json(200, {"id": rid, "created": int(time.time()), "request_id": rid, "usage": usage})
+
+    def _models(self) -> None:
+        data = [
+            {"id": m.name, "object": "model", "created": 1735689600, "owned_by": "z-ai"}
+            for m in MODELS.values()
+        ]
+        self._send_json(200, {"object": "list", "data": data})
+
+
+# --- request validation and answer planning (pure) ---------------------------------------------
+
+
+def _validate_chat(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Check the chat fields the real API checks; explicit nulls mean "not given"."""
+    messages = body.get("messages")
+    if messages is None:
+        raise _Fail(400, "1213", "The messages parameter was not received.")
+    if not isinstance(messages, list):
+        raise _Fail(400, "1214", "Invalid parameter messages: must be an array.")
+    if not messages:
+        raise _Fail(400, "1214", "Invalid parameter messages: must not be empty.")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in _ROLES:
+            raise _Fail(400, "1214", f"Invalid parameter messages[{i}]: needs a valid role.")
+        content = m.get("content")
+        if m["role"] in ("user", "system") and not isinstance(content, (str, list)):
+            raise _Fail(400, "1214", f"Invalid parameter messages[{i}].content.")
+    if not any(m.get("role") == "user" for m in messages):
+        raise _Fail(400, "1214", "Invalid parameter messages: at least one user message is required.")
+    t = body.get("temperature")
+    if t is not None and (not _is_number(t) or not 0 <= t <= 1):
+        raise _Fail(400, "1214", "Invalid parameter temperature: must be within [0, 1].")
+    p = body.get("top_p")
+    if p is not None and (not _is_number(p) or not 0 < p <= 1):
+        raise _Fail(400, "1214", "Invalid parameter top_p: must be within (0, 1].")
+    mt = body.get("max_tokens")
+    if mt is not None and (not isinstance(mt, int) or isinstance(mt, bool) or mt < 1):
+        raise _Fail(400, "1214", "Invalid parameter max_tokens: must be a positive integer.")
+    for name in ("do_sample", "tool_stream"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise _Fail(400, "1214", f"Invalid parameter {name}: must be a boolean.")
+    th = body.get("thinking")
+    if th is not None and (not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled", None)):
+        raise _Fail(400, "1214", "Invalid parameter thinking: type must be enabled or disabled.")
+    rf = body.get("response_format")
+    if rf is not None and (not isinstance(rf, dict) or rf.get("type") not in ("text", "json_object")):
+        raise _Fail(400, "1214", "Invalid parameter response_format: type must be text or json_object.")
+    if body.get("tools") is not None and not isinstance(body["tools"], list):
+        raise _Fail(400, "1214", "Invalid parameter tools: must be an array.")
+    return messages
+
+
+def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    return sum(4 + answers.count_tokens(_text_of(m.get("content"))) for m in messages) + 2
+
+
+def _plan(
+    info: ModelInfo, body: dict[str, Any], messages: list[dict[str, Any]], prompt: str, d: answers.Directives
+) -> _Plan:
+    """Decide reasoning, content chunks, tool calls and finish reason for one chat request."""
+    plan = _Plan(model=info.name, prompt_tokens=_prompt_tokens(messages), directives=d)
+    thinking = body.get("thinking") or {}
+    think = info.thinking == "always" or (info.thinking == "optional" and thinking.get("type") != "disabled")
+    in_content = info.name.startswith("glm-z1")
+    users = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+    system = " ".join(_text_of(m.get("content")) for m in messages if m.get("role") == "system")
+    rf = body.get("response_format") or {}
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
+    last = messages[-1]
+    if d.fault("hostile"):
+        text = answers.HOSTILE
+    elif rf.get("type") == "json_object":
+        text = answers.json_answer_for(prompt, model=info.name)
+    elif last.get("role") == "tool":
+        text = f"According to the tool, the result is: {_text_of(last.get('content'))} ✅"
+    else:
+        first = answers.parse_directives(users[0])[0] if users else ""
+        text = answers.answer_for(prompt, model=info.name, turn=len(users), first_prompt=first, system=system)
+    if tools and last.get("role") == "user" and body.get("tool_choice") != "none" and not d.faults:
+        plan.tool_calls = [answers.tool_call_for(tools[0], prompt)]
+        text = ""
+        plan.finish_reason = "tool_calls"
+    reasoning = answers.reasoning_for(prompt) if think else ""
+    if in_content and reasoning:
+        text = f"<think>{reasoning}</think>\n\n{text}"
+        reasoning = ""
+    plan.reasoning = answers.tokens(reasoning)
+    plan.content = answers.split_into(text, d.chunks) if d.chunks is not None else answers.tokens(text)
+    max_tokens = body.get("max_tokens")
+    if d.fault("length") or d.fault("sensitive"):
+        plan.content = plan.content[: max(1, len(plan.content) // 2)]
+        plan.finish_reason = "sensitive" if d.fault("sensitive") else "length"
+    elif isinstance(max_tokens, int) and len(plan.reasoning) + len(plan.content) > max_tokens:
+        plan.content = plan.content[: max(0, max_tokens - len(plan.reasoning))]
+        plan.finish_reason = "length"
+    return plan
+
+
+def _completion(plan: _Plan, cid: str, request_id: str | None) -> dict[str, Any]:
+    choice = {"finish_reason": plan.finish_reason, "index": 0, "message": plan.message()}
+    return {
+        "choices": [choice],
+        "created": int(time.time()),
+        "id": cid,
+        "model": plan.model,
+        "object": "chat.completion",
+        "request_id": request_id or cid,
+        "usage": plan.usage(),
+    }
+
+
+def _check_jwt(token: str, key: str) -> None:
+    """Verify an SDK-style HS256 JWT (``exp`` in milliseconds) against the configured ``id.secret``."""
+    kid, _, secret = key.partition(".")
+    try:
+        h64, p64, s64 = token.split(".")
+        pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+        payload = json.loads(base64.urlsafe_b64decode(pad(p64)))
+        sig = base64.urlsafe_b64decode(pad(s64))
+    except ValueError:
+        raise _Fail(401, "1002", "Invalid token.")
+    good = hmac.new(secret.encode(), f"{h64}.{p64}".encode(), hashlib.sha256).digest()
+    if not isinstance(payload, dict) or payload.get("api_key") != kid or not hmac.compare_digest(sig, good):
+        raise _Fail(401, "1002", "Invalid token.")
+    exp = payload.get("exp")
+    if not _is_number(exp) or exp < time.time() * 1000:
+        raise _Fail(401, "1003", "Token expired.")
+
+
+def _float(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+# --- process-wide instance and CLI ---------------------------------------------------------------
+
+_shared: LocalServer | None = None
+_shared_lock = threading.Lock()
+
+
+def start_local_server() -> LocalServer:
+    """The shared server the magics use when no key is configured: started once, streams at ~40 tok/s
+    (``ZHIPU_MAGIC_LOCAL_RATE`` overrides) so answers visibly arrive token by token."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            rate = _float(os.environ.get("ZHIPU_MAGIC_LOCAL_RATE"), 40.0)
+            _shared = LocalServer(port=0, token_rate=rate).start()
+        return _shared
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m zhipu_magic.server``: print the base URL on stdout, serve until Ctrl+C."""
+    ap = argparse.ArgumentParser(prog="zhipu-magic-server", description="Local GLM-compatible API server.")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=8765, help="0 picks a free port (default 8765)")
+    ap.add_argument("--key", default=None, help="accept only this API key (default: any key)")
+    ap.add_argument("--rate", type=float, default=0.0, help="tokens per second (0 = as fast as possible)")
+    ap.add_argument("--polls", type=int, default=1, help="PROCESSING answers before an async task finishes")
+    ap.add_argument("--poll-delay", type=float, default=0.0, help="seconds before answering each poll")
+    args = ap.parse_args(argv)
+    srv = LocalServer(args.host, args.port, args.key, args.rate, args.polls, args.poll_delay).start()
+    print(srv.base_url, flush=True)
+    print(f"export ZHIPUAI_BASE_URL={srv.base_url}  (Ctrl+C to stop)", file=sys.stderr, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
