@@ -240,3 +240,109 @@ def test_click_returns_at_once(store) -> None:
         assert time.monotonic() - t0 < 0.2  # the poll runs on a worker thread
         card.join(5)
         c.close()
+
+
+# -- chat panel -----------------------------------------------------------------------------------
+@pytest.fixture
+def registry():
+    from zhipu_magic.conversation import ConversationRegistry
+
+    return ConversationRegistry()
+
+
+def test_chat_panel_streams_and_records_the_turn(client, registry) -> None:
+    panel = widgets.ChatPanel("demo", client, registry=registry)
+    assert "no messages yet" in panel.history.value
+    panel.input.value = "hi"
+    panel.send(wait=True)
+    assert panel.reply.text and not panel.reply.interrupted
+    turns = registry.get("demo").turns
+    assert len(turns) == 1 and turns[0].user == "hi" and turns[0].assistant == panel.reply.text
+    assert "hi" in panel.history.value and panel.live.value == ""
+    assert "local server" in panel.status.value
+    assert not panel.send_button.disabled and panel.stop_button.disabled
+    # the next message carries the history
+    panel.send("echo: second", wait=True)
+    assert panel.reply.messages[-3:-1] == [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": turns[0].assistant},
+    ]
+    assert panel.reply.text == "second"
+
+
+def test_chat_panel_streams_live_and_stop_closes_the_connection(registry) -> None:
+    with LocalServer(port=0, token_rate=40) as slow, GLMClient(api_key="k", base_url=slow.base_url) as c:
+        panel = widgets.ChatPanel("s", c, registry=registry, min_interval=0.05)
+        seen: list[str] = []
+        panel.live.observe(lambda ch: seen.append(ch["new"]), names="value")
+        panel.send("tell me a long story please")
+        assert panel.streaming  # the click returned; the answer streams on a worker thread
+        for _ in range(200):
+            if panel.reply is not None and len(panel.reply.text) > 40:
+                break
+            time.sleep(0.02)
+        t0 = time.monotonic()
+        panel.stop()
+        panel.join(5)
+        assert time.monotonic() - t0 < 1.0
+        assert slow.wait_disconnect(3), "the server never saw the client go away"
+        assert panel.reply.interrupted and panel.reply.text
+        assert len([v for v in seen if "zm-answer" in v]) >= 2  # painted progressively
+        turn = registry.get("s").turns[-1]
+        assert turn.assistant == panel.reply.text  # partial answer kept
+        assert "stopped" in panel.status.value and not panel.streaming
+
+
+def test_stop_wakes_a_stalled_read(registry) -> None:
+    with LocalServer(port=0, token_rate=0) as s, GLMClient(api_key="k", base_url=s.base_url) as c:
+        panel = widgets.ChatPanel("stall", c, registry=registry)
+        panel.send("story [[fault:stall:20]]")
+        for _ in range(200):
+            if panel.reply is not None and panel.reply.text:
+                break
+            time.sleep(0.02)
+        time.sleep(0.2)  # now blocked in recv inside the stall
+        t0 = time.monotonic()
+        panel.stop()
+        panel.join(5)
+        assert time.monotonic() - t0 < 1.5 and not panel.streaming
+        assert s.wait_disconnect(3)
+
+
+def test_chat_panel_and_magic_share_the_conversation(client, registry) -> None:
+    panel = widgets.ChatPanel("shared", client, registry=registry)
+    registry.get("shared").add_turn("from the magic", "an answer from a cell")  # what %%glm -c does
+    assert "from the magic" in panel.history.value and "an answer from a cell" in panel.history.value
+    panel.send("echo: from the panel", wait=True)
+    assert registry.get("shared").messages()[-1] == {"role": "assistant", "content": "from the panel"}
+    panel.clear()
+    assert registry.get("shared").turns == [] and "no messages yet" in panel.history.value
+    panel.close()
+    registry.get("shared").add_turn("after close", "x")  # a closed panel no longer listens
+
+
+def test_chat_panel_hostile_answer_is_inert(client, registry) -> None:
+    panel = widgets.ChatPanel("h", client, registry=registry)
+    panel.send("[[fault:hostile]]", wait=True)
+    a = audit(panel.history.value)
+    assert a.scripts == 0 and a.handlers == [] and a.bad_urls == [] and a.imgs == []
+
+
+def test_chat_panel_error_is_one_line(registry) -> None:
+    dead = GLMClient(api_key="k", base_url="http://127.0.0.1:9/api/paas/v4", max_retries=0, timeout=(1, 1))
+    panel = widgets.ChatPanel("e", dead, registry=registry)
+    panel.send("hello", wait=True)
+    assert "zm-error" in panel.status.value and "Traceback" not in panel.status.value
+    assert registry.get("e").turns == [] and not panel.send_button.disabled
+
+
+def test_chat_panel_error_mid_stream_keeps_partial(client, registry) -> None:
+    panel = widgets.ChatPanel("d", client, registry=registry)
+    panel.send("a story [[fault:drop]]", wait=True)
+    assert panel.reply.error is not None and panel.reply.text
+    assert "zm-answer" in panel.live.value and "zm-error" in panel.status.value
+
+
+def test_default_client_uses_local_server_without_key(monkeypatch) -> None:
+    c = widgets.default_client()
+    assert c.base_url.startswith("http://127.0.0.1:") and c.has_key
