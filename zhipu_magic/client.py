@@ -497,11 +497,7 @@ class GLMClient:
             if response.status_code < 300:
                 log.debug("%s %s attempt %d: HTTP %d", method, path, self.attempts, response.status_code)
                 return response
-            try:
-                body = _read_capped(response)
-            finally:
-                response.close()  # every failed response is closed before we sleep or raise
-            err = self._scrubbed(error_from_response(response.status_code, body, response.headers))
+            err = self._failed(response)  # read, closed, classified; the raw body stays in there
             if not should_retry(err.status, err.code):
                 log.debug("%s %s attempt %d: %s; not retried", method, path, self.attempts, err)
                 raise err
@@ -521,6 +517,14 @@ class GLMClient:
             log.debug("%s %s attempt %d: %s; retrying in %.2f s", method, path, self.attempts, err, delay)
             self._sleep(delay)
             retries += 1
+
+    def _failed(self, response: requests.Response) -> GLMError:
+        """The error for a non-2xx response, which is read (capped) and closed here."""
+        try:
+            body = _read_capped(response)
+        finally:
+            response.close()  # every failed response is closed before we sleep or raise
+        return self._scrubbed(error_from_response(response.status_code, body, response.headers))
 
     def _not_a_stream(self, response: requests.Response, content_type: str) -> GLMError:
         """A 2xx answer to ``stream=True`` that is not SSE: a JSON error or a proxy's HTML page."""
