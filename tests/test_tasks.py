@@ -468,3 +468,37 @@ def test_store_and_polling_do_not_import_ipywidgets() -> None:
     code = "import sys, zhipu_magic.tasks, zhipu_magic.polling; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.kernel
+def test_asyncio_helpers_inside_a_real_kernel_loop(tmp_path: Path) -> None:
+    """Top-level ``await tasks.arefresh`` and ``run_sync`` (nest-asyncio) in ipykernel's running loop."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "import asyncio\n"
+        "from zhipu_magic.server import LocalServer\nfrom zhipu_magic.client import GLMClient\n"
+        "from zhipu_magic import tasks, polling\n"
+        "srv = LocalServer(port=0, task_polls=2).start()\n"
+        "c = GLMClient(api_key='k', base_url=srv.base_url)\n"
+        f"store = tasks.TaskStore({str(tmp_path)!r})\n"
+        "ids = [store.record_submission(c.submit(f'q{i}'), kind='chat', model='m', prompt='q')['id']"
+        " for i in range(3)]",
+        "running = asyncio.get_running_loop() is not None  # the kernel's loop runs this cell\n"
+        "first = await tasks.arefresh(store, c)\n"
+        "print('await', running, sorted(r['status'] for r in first))",
+        "second = polling.run_sync(polling.arefresh(store, c))\n"
+        "third = polling.run_sync(polling.arefresh(store, c))\n"
+        "print('run_sync', sorted(r['status'] for r in third), len(store.pending()))",
+    ]
+    nb = nbformat.v4.new_notebook(
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    )
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    client = nbclient.NotebookClient(
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()
+    out = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []))
+    assert "await True ['PROCESSING', 'PROCESSING', 'PROCESSING']" in out
+    assert "run_sync ['SUCCESS', 'SUCCESS', 'SUCCESS'] 0" in out
