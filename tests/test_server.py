@@ -739,3 +739,27 @@ def test_cli_smoke() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_drop_without_stream_closes_without_response(server: LocalServer) -> None:
+    with pytest.raises(requests.exceptions.ConnectionError):
+        post(server, "chat/completions", chat_body("x [[fault:drop]]"))
+
+
+def test_vision_models_see_media(server: LocalServer) -> None:
+    content = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
+    body = {"model": "glm-4v-flash", "messages": [{"role": "user", "content": content}]}
+    text = post(server, "chat/completions", body).json()["choices"][0]["message"]["content"]
+    assert text.startswith("👀 I see 1 image(s)") and "What is this" in text
+
+
+def test_asset_urls_follow_the_host_header(server: LocalServer) -> None:
+    url = f"http://localhost:{server.port}/api/paas/v4/videos/generations"
+    task = requests.post(url, json={"model": "cogvideox", "prompt": "x"}, headers=AUTH).json()
+    requests.get(f"{server.base_url}/async-result/{task['id']}", headers=AUTH)
+    done = requests.get(f"{server.base_url}/async-result/{task['id']}", headers=AUTH).json()
+    assert done["video_result"][0]["url"] == f"http://localhost:{server.port}/api/paas/v4/files/sample.mp4"
+    assert "localhost" not in repr(server) and "running" in repr(server)

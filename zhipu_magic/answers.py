@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .models import ModelInfo
+
 _DIRECTIVE = re.compile(r"\[\[(fault|chunks|interval):([^\]]*)\]\]")
 
 
@@ -273,3 +275,115 @@ def embedding_for(text: str, dims: int) -> list[float]:
     vec = out[:dims]
     norm = math.sqrt(sum(v * v for v in vec)) or 1.0
     return [round(v / norm, 6) for v in vec]
+
+
+# --- one chat reply, independent of sync / stream / async ----------------------------------------
+
+
+@dataclass
+class Plan:
+    """What to answer, independent of sync / stream / async."""
+
+    model: str
+    reasoning: list[str] = field(default_factory=list)
+    content: list[str] = field(default_factory=list)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    directives: Directives = field(default_factory=Directives)
+
+    def usage(self) -> dict[str, Any]:
+        done = len(self.reasoning) + len(self.content) + 8 * len(self.tool_calls)
+        usage: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": done,
+            "total_tokens": self.prompt_tokens + done,
+            "prompt_tokens_details": {"cached_tokens": 0},
+        }
+        if self.reasoning:
+            usage["completion_tokens_details"] = {"reasoning_tokens": len(self.reasoning)}
+        return usage
+
+    def message(self) -> dict[str, Any]:
+        msg: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
+        if self.reasoning:
+            msg["reasoning_content"] = "".join(self.reasoning)
+        if self.tool_calls:
+            msg["tool_calls"] = self.tool_calls
+        return msg
+
+
+def text_of(content: Any) -> str:
+    """The text of a message content (a string, or the text parts of a multimodal list)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """Plausible prompt token count: content pieces plus a little per-message overhead."""
+    return sum(4 + count_tokens(text_of(m.get("content"))) for m in messages) + 2
+
+
+def plan_reply(
+    info: ModelInfo, body: dict[str, Any], messages: list[dict[str, Any]], prompt: str, d: Directives
+) -> Plan:
+    """Decide reasoning, content chunks, tool calls and finish reason for one chat request."""
+    plan = Plan(model=info.name, prompt_tokens=prompt_tokens(messages), directives=d)
+    thinking = body.get("thinking") or {}
+    think = info.thinking == "always" or (info.thinking == "optional" and thinking.get("type") != "disabled")
+    in_content = info.name.startswith("glm-z1")
+    users = [text_of(m.get("content")) for m in messages if m.get("role") == "user"]
+    system = " ".join(text_of(m.get("content")) for m in messages if m.get("role") == "system")
+    rf = body.get("response_format") or {}
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
+    last = messages[-1]
+    last_user = next(m for m in reversed(messages) if m.get("role") == "user")
+    if d.fault("hostile"):
+        text = HOSTILE
+    elif rf.get("type") == "json_object":
+        text = json_answer_for(prompt, model=info.name)
+    elif last.get("role") == "tool":
+        text = f"According to the tool, the result is: {text_of(last.get('content'))} ✅"
+    else:
+        first = parse_directives(users[0])[0] if users else ""
+        text = answer_for(prompt, model=info.name, turn=len(users), first_prompt=first, system=system)
+    media = _media_note(last_user.get("content")) if info.vision else ""
+    if media and not d.fault("hostile") and rf.get("type") != "json_object":
+        text = f"{media}\n\n{text}"
+    if tools and last.get("role") == "user" and body.get("tool_choice") != "none" and not d.faults:
+        plan.tool_calls = [tool_call_for(tools[0], prompt)]
+        text = ""
+        plan.finish_reason = "tool_calls"
+    reasoning = reasoning_for(prompt) if think else ""
+    if in_content and reasoning:
+        text = f"<think>{reasoning}</think>\n\n{text}"
+        reasoning = ""
+    plan.reasoning = tokens(reasoning)
+    if d.chunks is not None and not plan.tool_calls:
+        plan.content = split_into(text, d.chunks)
+    else:
+        plan.content = tokens(text)
+    max_tokens = body.get("max_tokens")
+    if d.fault("length") or d.fault("sensitive"):
+        plan.content = plan.content[: max(1, len(plan.content) // 2)]
+        plan.finish_reason = "sensitive" if d.fault("sensitive") else "length"
+    elif isinstance(max_tokens, int) and len(plan.reasoning) + len(plan.content) > max_tokens:
+        plan.content = plan.content[: max(0, max_tokens - len(plan.reasoning))]
+        plan.finish_reason = "length"
+    return plan
+
+
+def _media_note(content: Any) -> str:
+    """What a vision model "sees": one line naming the image / video / file parts of the message."""
+    if not isinstance(content, list):
+        return ""
+    kinds = [p.get("type") for p in content if isinstance(p, dict)]
+    seen = [
+        f"{kinds.count(k)} {k.split('_')[0]}(s)" for k in ("image_url", "video_url", "file_url") if k in kinds
+    ]
+    return f"👀 I see {', '.join(seen)} in your message." if seen else ""

@@ -1,74 +1,85 @@
 """A local GLM-compatible server (Zhipu BigModel / Z.ai API v4) for offline demos, tests and faults.
 
-Standard library only. It speaks the real wire format (``/api/paas/v4``): chat completions (sync and
-SSE stream over HTTP/1.1 chunked encoding, one chunk per event, flushed at once), async chat tasks,
-CogVideoX-style video tasks whose result URLs point back at this server, embeddings, tokenizer,
-image generation and a model list. Answers are deterministic (derived from the prompt) and
-exercise a renderer: Markdown, code, a table, math, Chinese text, emoji.
+Standard library only. It speaks the real wire format under `/api/paas/v4`: chat completions (sync,
+and SSE streams over HTTP/1.1 chunked encoding, one chunk per event, sent at once), async chat
+tasks, CogVideoX-style video tasks whose result URLs point back at this server, embeddings,
+tokenizer, image generation and a model list. Answers are deterministic (derived from the prompt)
+and exercise a renderer: Markdown, code, a table, math, Chinese text, emoji.
 
-Run it::
+Run it:
 
     python -m zhipu_magic.server [--host 127.0.0.1] [--port 8765] [--key K] [--rate TOKENS_PER_S]
     export ZHIPUAI_BASE_URL=http://127.0.0.1:8765/api/paas/v4 ZHIPUAI_API_KEY=any.key
 
-or in Python: ``with LocalServer(port=0) as srv: ... srv.base_url``.
+or in Python: `with LocalServer(port=0) as srv: ...` and point a client at `srv.base_url`.
+The magics use `start_local_server()` (one shared instance, ~40 tokens/s so streaming is visible;
+`ZHIPU_MAGIC_LOCAL_RATE` overrides).
 
-Auth: ``Authorization: Bearer <key>`` or the bare key. Missing/empty -> 401/1001. Without ``--key``
-any key is accepted; with it, a different key -> 401/1000 (an HS256 JWT signed with the key's
-secret and a millisecond ``exp`` is accepted too; bad signature 1002, expired 1003).
+**Auth.** `Authorization: Bearer <key>` or the bare key. Missing or empty: 401/1001. Without
+`--key` any key is accepted; with it, another key gives 401/1000 (an SDK-style HS256 JWT signed with
+the key's secret is accepted too; bad signature 401/1002, expired 401/1003). The video and cover
+files under `/files/` need no key, like the real CDN links.
 
-Prompt tricks (in the last user message):
+**Answers** (from the last user message):
 
-- ``echo: TEXT`` -> the answer is exactly TEXT.
-- "hi" / "你好" -> a short greeting; prompts mentioning code, table or math -> focused answers;
-  anything else -> a full Markdown demo answer. ``response_format: {"type": "json_object"}`` -> a
-  JSON object. With function ``tools`` and a user message last, the model calls the first tool;
-  after a ``tool`` message it answers from the tool result.
-- Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-5*, glm-4.5v/4.6v...) stream
-  ``reasoning_content`` first unless ``"thinking": {"type": "disabled"}``; glm-z1-* put it inside
-  ``content`` as ``<think>...</think>``.
+- `echo: TEXT`: the answer is exactly TEXT.
+- "hi" / "你好": a short greeting. Prompts mentioning code, a table or math get a focused answer;
+  anything else gets a full Markdown demo (heading, list, code block, table, `$E=mc^2$`, `$$...$$`,
+  Chinese, emoji). Later turns mention the turn number and the first question.
+- `response_format: {"type": "json_object"}`: a JSON object.
+- Function `tools` and a user message last: the model calls the first tool; after a `tool` message
+  it answers from the tool result.
+- Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-5*, glm-4.5v, glm-4.6v, ...) stream
+  `reasoning_content` first unless `"thinking": {"type": "disabled"}`; glm-z1-* put the reasoning
+  inside `content` as `<think>...</think>`. `max_tokens` cuts the answer (finish_reason `length`).
 
-Directives (also in the last user message; stripped from the answer):
+**Directives** (anywhere in the last user message, or in a video prompt; stripped from the answer):
 
-=========================== ======================================================================
-``[[chunks:N]]``            stream exactly N content chunks
-``[[interval:SECONDS]]``    fixed delay between stream chunks (overrides the token rate)
-``[[fault:auth]]``          401, code 1000
-``[[fault:bad_param]]``     400, code 1214
-``[[fault:filter]]``        400, code 1301, with a ``contentFilter`` list
-``[[fault:rate_limit:S]]``  429, code 1302, ``Retry-After: S`` (default 1; S is sent verbatim);
-                            only the first attempt of that exact request body fails
-``[[fault:rate_limit_ms:MS]]`` like rate_limit but sends ``retry-after-ms: MS``
-``[[fault:balance]]``       429, code 1113 (insufficient balance)
-``[[fault:daily]]``         429, code 1304 (daily quota)
-``[[fault:server_error:N]]`` 500, code 500, for the first N attempts of that body (default 1)
-``[[fault:unavailable:N]]`` 503, code 1305, for the first N attempts of that body (default 1)
-``[[fault:bad_gateway]]``   502 with an HTML page (always; ``:N`` = only the first N attempts)
-``[[fault:slow_first:S]]``  wait S seconds before sending anything (status line included)
-``[[fault:stall:S]]``       stream: pause S seconds halfway through the content
-``[[fault:drop]]``          stream: close the socket halfway (no terminating chunk)
-``[[fault:error_frame]]``   stream: halfway, ``data: {"error":{"code":"1301",...}}`` then end
-                            (``:CODE`` picks the code); no ``[DONE]``
-``[[fault:garbage]]``       stream: halfway, a non-JSON ``data:`` line, then end
-``[[fault:no_choices]]``    stream: halfway, a JSON frame without ``choices``, then end
-``[[fault:no_done]]``       stream: ends cleanly without final chunk and ``[DONE]``
-                            (``no_done:finish`` sends the final chunk, omits only ``[DONE]``)
-``[[fault:sensitive]]``     answer cut halfway, finish_reason ``sensitive``
-``[[fault:length]]``        answer cut halfway, finish_reason ``length``
-``[[fault:hostile]]``       answer with ``<script>``, ``<img onerror>``, ``<svg onload>``, a
-                            ``javascript:`` link, a remote image and a bare URL
-``[[fault:task_fail]]``     async task (chat or video) ends with ``task_status: FAIL``
-=========================== ======================================================================
+- `[[chunks:N]]`: stream exactly N content chunks.
+- `[[interval:SECONDS]]`: fixed delay between stream chunks (instead of the token rate).
+- `[[fault:auth]]`: 401, code 1000.
+- `[[fault:bad_param]]`: 400, code 1214.
+- `[[fault:filter]]`: 400, code 1301, with `"contentFilter": [{"level": 1, "role": "user"}]`.
+- `[[fault:rate_limit]]`, `[[fault:rate_limit:S]]`: 429, code 1302, `Retry-After: S` (default 1;
+  S is sent verbatim, so `abc` or an HTTP date work too). Only the first attempt of that exact
+  request body fails.
+- `[[fault:rate_limit_ms:MS]]`: the same with a `retry-after-ms: MS` header.
+- `[[fault:balance]]`: 429, code 1113 (insufficient balance). `[[fault:daily]]`: 429, code 1304.
+- `[[fault:server_error]]`, `[[fault:server_error:N]]`: 500, code "500", for the first N attempts
+  of that body (default 1), then success.
+- `[[fault:unavailable:N]]`: 503, code 1305, for the first N attempts (default 1).
+- `[[fault:bad_gateway]]`: 502 with an nginx-style HTML page, every time (`:N`: first N attempts).
+- `[[fault:slow_first:S]]`: wait S seconds before sending anything, status line included.
+- `[[fault:stall:S]]`: stream pauses S seconds halfway through the content.
+- `[[fault:drop]]`: stream: the socket is closed halfway (no terminating chunk); a non-stream
+  request: closed without any response.
+- `[[fault:error_frame]]`, `[[fault:error_frame:CODE]]`: halfway, an in-band
+  `data: {"error":{"code":"1301",...}}` frame, then the body ends (no `[DONE]`).
+- `[[fault:garbage]]` / `[[fault:no_choices]]`: halfway, a non-JSON `data:` line / a JSON frame
+  without `choices`, then the body ends.
+- `[[fault:no_done]]`: the body ends cleanly with neither the final chunk nor `[DONE]`;
+  `[[fault:no_done:finish]]` sends the final chunk and omits only `[DONE]`.
+- `[[fault:sensitive]]`, `[[fault:length]]`: the answer is cut halfway with that finish_reason.
+- `[[fault:hostile]]`: the answer contains `<script>`, `<img onerror>`, `<svg onload>`, a
+  `javascript:` link, a remote image and a bare URL line.
+- `[[fault:task_fail]]`: the async task (chat or video) ends with `task_status: FAIL`.
 
 "First N attempts" are counted per identical request body; once it succeeds the count resets, so
-re-running the same cell shows the same failure-then-retry pattern. An unknown fault name gives
-400/1214. Other errors: unknown model 400/1211; a model that cannot do the call (video model on
-chat, chat model on videos, embedding on chat) 400/1212; missing field 400/1213; invalid field
-(empty messages, temperature outside [0, 1], ...) 400/1214; unparsable JSON 400/1210; unknown path
-or unknown task id 404/1222.
+re-running a cell shows the same failure-then-retry pattern. An unknown directive gives 400/1214.
 
-Async tasks answer ``PROCESSING`` for ``task_polls`` polls, then ``SUCCESS`` (or ``FAIL``); each
-poll waits ``poll_delay`` seconds first (polls are served concurrently).
+**Other errors.** Unknown model 400/1211; a model that cannot do the call (video model on chat,
+chat model on videos, embedding model on chat) 400/1212; missing field 400/1213; invalid field
+(empty messages, temperature outside [0, 1], ...) 400/1214; body not a JSON object 400/1210;
+unknown path or unknown task id 404/1222. Error bodies are
+`{"error": {"code": "<string>", "message": "..."}, "request_id": "..."}`.
+
+**Async tasks** answer `PROCESSING` for `task_polls` polls, then `SUCCESS` (or `FAIL`); each poll
+first waits `poll_delay` seconds (polls are served concurrently).
+
+**For tests.** `srv.requests` (method, path, parsed body; never the Authorization header),
+`srv.disconnects` and `srv.wait_disconnect(timeout)` (a streaming client went away),
+`srv.last_write_times` (`time.perf_counter()` after each frame of the latest stream, `[DONE]`
+included).
 """
 
 from __future__ import annotations
@@ -86,7 +97,7 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -143,39 +154,6 @@ class _Task:
     polls: int = 0
 
 
-@dataclass
-class _Plan:
-    """What to answer, independent of sync / stream / async."""
-
-    model: str
-    reasoning: list[str] = field(default_factory=list)
-    content: list[str] = field(default_factory=list)
-    tool_calls: list[dict[str, Any]] = field(default_factory=list)
-    finish_reason: str = "stop"
-    prompt_tokens: int = 0
-    directives: answers.Directives = field(default_factory=answers.Directives)
-
-    def usage(self) -> dict[str, Any]:
-        done = len(self.reasoning) + len(self.content) + 8 * len(self.tool_calls)
-        usage: dict[str, Any] = {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": done,
-            "total_tokens": self.prompt_tokens + done,
-            "prompt_tokens_details": {"cached_tokens": 0},
-        }
-        if self.reasoning:
-            usage["completion_tokens_details"] = {"reasoning_tokens": len(self.reasoning)}
-        return usage
-
-    def message(self) -> dict[str, Any]:
-        msg: dict[str, Any] = {"role": "assistant", "content": "".join(self.content)}
-        if self.reasoning:
-            msg["reasoning_content"] = "".join(self.reasoning)
-        if self.tool_calls:
-            msg["tool_calls"] = self.tool_calls
-        return msg
-
-
 def _new_id() -> str:
     """Modern-style ids: ``yyyyMMddHHmmss`` + 16 hex (30 chars)."""
     return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + uuid.uuid4().hex[:16]
@@ -183,16 +161,6 @@ def _new_id() -> str:
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(
-            str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return ""
 
 
 def _is_number(v: Any) -> bool:
@@ -261,6 +229,10 @@ class LocalServer:
                 conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def __repr__(self) -> str:
+        state = "running" if self._httpd is not None else "stopped"
+        return f"<LocalServer {self.base_url} {state}>"
 
     def __enter__(self) -> LocalServer:
         return self.start()
@@ -547,9 +519,9 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Fail(400, "1212", f"The model {info.name} does not support this call method.")
         messages = _validate_chat(body)
         last_user = next(m for m in reversed(messages) if m.get("role") == "user")
-        prompt, directives = answers.parse_directives(_text_of(last_user.get("content")))
+        prompt, directives = answers.parse_directives(answers.text_of(last_user.get("content")))
         self._faults(directives, raw)
-        plan = _plan(info, body, messages, prompt, directives)
+        plan = answers.plan_reply(info, body, messages, prompt, directives)
         rid = body.get("request_id") if isinstance(body.get("request_id"), str) else None
         cid = _new_id()
         if async_:
@@ -564,7 +536,21 @@ class _Handler(BaseHTTPRequestHandler):
             )
         if stream:
             return self._stream(plan, cid)
+        if directives.fault("drop"):
+            return self._hang_up()
         self._send_json(200, _completion(plan, cid, rid))
+
+    def _hang_up(self) -> None:
+        """Close the socket abruptly, without a response or the chunked terminator."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _origin(self) -> str:
+        """Scheme and authority the client used, so asset URLs work through port mappings too."""
+        app = self.server.app
+        host = self.headers.get("Host") or f"{app.host}:{app.port}"
+        return f"http://{host}"
 
     def _faults(self, d: answers.Directives, raw: bytes) -> None:
         """Apply request-level faults: errors before any byte of the answer."""
@@ -622,7 +608,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Disconnected()  # response already sent
         app._succeeded(key)
 
-    def _stream(self, plan: _Plan, cid: str) -> None:
+    def _stream(self, plan: answers.Plan, cid: str) -> None:
         app = self.server.app
         d = plan.directives
         created = int(time.time())
@@ -695,9 +681,7 @@ class _Handler(BaseHTTPRequestHandler):
         if d.fault("stall"):
             self.server.app._sleep(_float(d.arg("stall"), 5.0), self.connection)
         if d.fault("drop"):
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self.connection.shutdown(socket.SHUT_RDWR)
+            self._hang_up()
             return True
         if d.fault("error_frame"):
             code = d.arg("error_frame") or "1301"
@@ -753,7 +737,7 @@ class _Handler(BaseHTTPRequestHandler):
         if directives.fault("task_fail"):
             result["task_status"] = "FAIL"
         else:
-            base = f"http://{self.server.app.host}:{self.server.app.port}{PREFIX}/files"
+            base = f"{self._origin()}{PREFIX}/files"
             result["task_status"] = "SUCCESS"
             result["video_result"] = [{"url": f"{base}/sample.mp4", "cover_image_url": f"{base}/cover.png"}]
         self.server.app._add_task(_Task(tid, rid or tid, info.name, result))
@@ -763,7 +747,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._model(body, "image")
         if not isinstance(body.get("prompt"), str) or not body["prompt"]:
             raise _Fail(400, "1213", "The prompt parameter was not received.")
-        url = f"http://{self.server.app.host}:{self.server.app.port}{PREFIX}/files/cover.png"
+        url = f"{self._origin()}{PREFIX}/files/cover.png"
         self._send_json(200, {"created": int(time.time()), "data": [{"url": url}]})
 
     def _embeddings(self, body: dict[str, Any]) -> None:
@@ -789,7 +773,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._model(body, "chat")
         messages = _validate_chat(body)
         rid = _new_id()
-        usage = {"prompt_tokens": _prompt_tokens(messages)}
+        usage = {"prompt_tokens": answers.prompt_tokens(messages)}
         self._send_json(200, {"id": rid, "created": int(time.time()), "request_id": rid, "usage": usage})
 
     def _models(self) -> None:
@@ -843,53 +827,7 @@ def _validate_chat(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def _prompt_tokens(messages: list[dict[str, Any]]) -> int:
-    return sum(4 + answers.count_tokens(_text_of(m.get("content"))) for m in messages) + 2
-
-
-def _plan(
-    info: ModelInfo, body: dict[str, Any], messages: list[dict[str, Any]], prompt: str, d: answers.Directives
-) -> _Plan:
-    """Decide reasoning, content chunks, tool calls and finish reason for one chat request."""
-    plan = _Plan(model=info.name, prompt_tokens=_prompt_tokens(messages), directives=d)
-    thinking = body.get("thinking") or {}
-    think = info.thinking == "always" or (info.thinking == "optional" and thinking.get("type") != "disabled")
-    in_content = info.name.startswith("glm-z1")
-    users = [_text_of(m.get("content")) for m in messages if m.get("role") == "user"]
-    system = " ".join(_text_of(m.get("content")) for m in messages if m.get("role") == "system")
-    rf = body.get("response_format") or {}
-    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
-    last = messages[-1]
-    if d.fault("hostile"):
-        text = answers.HOSTILE
-    elif rf.get("type") == "json_object":
-        text = answers.json_answer_for(prompt, model=info.name)
-    elif last.get("role") == "tool":
-        text = f"According to the tool, the result is: {_text_of(last.get('content'))} ✅"
-    else:
-        first = answers.parse_directives(users[0])[0] if users else ""
-        text = answers.answer_for(prompt, model=info.name, turn=len(users), first_prompt=first, system=system)
-    if tools and last.get("role") == "user" and body.get("tool_choice") != "none" and not d.faults:
-        plan.tool_calls = [answers.tool_call_for(tools[0], prompt)]
-        text = ""
-        plan.finish_reason = "tool_calls"
-    reasoning = answers.reasoning_for(prompt) if think else ""
-    if in_content and reasoning:
-        text = f"<think>{reasoning}</think>\n\n{text}"
-        reasoning = ""
-    plan.reasoning = answers.tokens(reasoning)
-    plan.content = answers.split_into(text, d.chunks) if d.chunks is not None else answers.tokens(text)
-    max_tokens = body.get("max_tokens")
-    if d.fault("length") or d.fault("sensitive"):
-        plan.content = plan.content[: max(1, len(plan.content) // 2)]
-        plan.finish_reason = "sensitive" if d.fault("sensitive") else "length"
-    elif isinstance(max_tokens, int) and len(plan.reasoning) + len(plan.content) > max_tokens:
-        plan.content = plan.content[: max(0, max_tokens - len(plan.reasoning))]
-        plan.finish_reason = "length"
-    return plan
-
-
-def _completion(plan: _Plan, cid: str, request_id: str | None) -> dict[str, Any]:
+def _completion(plan: answers.Plan, cid: str, request_id: str | None) -> dict[str, Any]:
     choice = {"finish_reason": plan.finish_reason, "index": 0, "message": plan.message()}
     return {
         "choices": [choice],
@@ -945,7 +883,7 @@ def start_local_server() -> LocalServer:
     (``ZHIPU_MAGIC_LOCAL_RATE`` overrides) so answers visibly arrive token by token."""
     global _shared
     with _shared_lock:
-        if _shared is None:
+        if _shared is None or _shared._httpd is None:
             rate = _float(os.environ.get("ZHIPU_MAGIC_LOCAL_RATE"), 40.0)
             _shared = LocalServer(port=0, token_rate=rate).start()
         return _shared
