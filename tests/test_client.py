@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from rawserver import RawServer, chunked
 
 from zhipu_magic.client import ChatStream, GLMClient
 from zhipu_magic.errors import (
@@ -521,3 +522,71 @@ def test_client_importable_without_ipython() -> None:
         "assert 'IPython' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- byte-exact streams from a scripted raw server -----------------------------------------------------
+
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+def _frame(content: str, **extra: Any) -> bytes:
+    choice = {"index": 0, "delta": {"role": "assistant", "content": content}, **extra}
+    body = {"id": "1", "model": "glm-4-flash", "choices": [choice]}
+    return b"data: " + json.dumps(body, ensure_ascii=False).encode() + b"\r\n\r\n"
+
+
+def test_wire_splits_mid_character_and_mid_crlf_without_charset() -> None:
+    text_parts = ["你好，世界", " 👋🏽 emoji", "\u2028 sep \u0085 nel"]
+    raw = (
+        b"\xef\xbb\xbf: keepalive\r\n\r\n"
+        + b"".join(_frame(t) for t in text_parts)
+        + _frame("", finish_reason="stop")
+        + b"data: [DONE]\r\n\r\n"
+    )
+    cuts = sorted(
+        {
+            2,  # inside the BOM
+            raw.index("好".encode()) + 1,  # inside a 3-byte character
+            raw.index("👋".encode()) + 2,  # inside a 4-byte emoji
+            raw.index(b"\r\n\r\ndata") + 1,  # between CR and LF
+            raw.index(b"\r\n\r\ndata") + 3,  # between the two line breaks
+            raw.index("\u0085".encode()) + 1,  # inside U+0085
+        }
+    )
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
+    with RawServer(SSE_HEAD, chunked(*pieces)) as srv:
+        client = GLMClient(KEY, srv.base_url)
+        with client.stream("hi") as stream:
+            deltas = [c["choices"][0]["delta"]["content"] for c in stream]
+    assert deltas == [*text_parts, ""]
+    assert stream.text == "".join(text_parts) and "\ufffd" not in stream.text
+    assert stream.finish_reason == "stop" and stream.closed
+
+
+def test_stream_answered_with_html_page() -> None:
+    page = b"<html><body><h1>Captive portal</h1><script>x()</script><p>Please log in</p></body></html>"
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n" % len(page)
+    with RawServer(head + page) as srv:
+        client = GLMClient(KEY, srv.base_url)
+        with pytest.raises(StreamError) as info:
+            client.stream("hi")
+    text = str(info.value)
+    assert "Captive portal" in text and "Please log in" in text and "<" not in text and "x()" not in text
+    assert "text/html" in text
+
+
+def test_stream_answered_with_json_error_body() -> None:
+    body = json.dumps({"error": {"code": "1113", "message": "余额不足"}}, ensure_ascii=False).encode()
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with RawServer(head + body) as srv, pytest.raises(QuotaError) as info:
+        GLMClient(KEY, srv.base_url).stream("hi")
+    assert info.value.code == "1113" and "余额不足" in str(info.value)
+
+
+def test_event_error_frame_and_done_prefix() -> None:
+    raw = _frame("part") + b'event: error\ndata: {"code": "1234", "message": "network"}\n\n'
+    with RawServer(SSE_HEAD, chunked(raw)) as srv:
+        stream = GLMClient(KEY, srv.base_url).stream("hi")
+        with pytest.raises(StreamError) as info:
+            consume(stream)
+    assert info.value.code == "1234" and info.value.partial == "part"
