@@ -1,0 +1,583 @@
+"""``%%glm`` and ``%glm ...``: parse the line, then delegate.
+
+State lives in :mod:`.reply` and :mod:`.conversation`, output goes through :mod:`.render`, the wire
+through :class:`~zhipu_magic.client.GLMClient`. This module only decides *what* to send and *where*
+(real API, or the built-in local server when no key and no base URL are configured), binds the
+answer (``_glm``, ``-o NAME``) and turns mistakes into one-line ``UsageError``s before anything is
+sent. Settings are traitlets, so ``%config GLMMagics.model = "glm-4-air"`` and ``ipython_config.py``
+work; the API key is deliberately *not* a trait (``%config`` would print it).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from IPython.utils.process import arg_split
+from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+
+from . import render
+from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, KEY_ENV_VARS, Secret, resolve_api_key
+from .conversation import conversations
+from .interpolate import interpolate
+from .reply import Reply
+
+_KEY_OPTIONS = ("--api-key", "--api_key", "--apikey", "--key", "--token", "--secret", "-k")
+_KEY_REFUSED = (
+    "API keys are not accepted as options (they would be saved in the notebook and its history): "
+    "set ZHIPUAI_API_KEY in the environment or run %glm login"
+)
+LOCAL_NOTICE = (
+    "No API key set: answering from the built-in local server (offline demo). "
+    "Set ZHIPUAI_API_KEY or run %glm login to use the real API."
+)
+SUBCOMMANDS = {
+    "help": "this list",
+    "config": "show settings; `%glm config model=glm-4-air temperature=0.3` sets defaults",
+    "login": "enter an API key for this session (hidden input; never saved)",
+    "logout": "forget the key entered with %glm login",
+    "models": "the models and what each supports",
+    "usage": "tokens used in this session, per model",
+    "history [NAME]": "show a conversation (all of them without NAME)",
+    "reset [NAME]": "clear a conversation (all of them without NAME)",
+    "result ID": "fetch an async task submitted with %%glm --async",
+    "chat [NAME]": "chat panel widget",
+    "tasks": "async task panel widget",
+}
+
+
+def _is_key_option(token: str) -> bool:
+    head = token.split("=", 1)[0].lower()
+    return head in _KEY_OPTIONS or (token.startswith("-k") and not token.startswith("--"))
+
+
+def _unit_interval(name: str, value: float | None, *, low_open: bool = False) -> None:
+    if value is None:
+        return
+    if low_open and not (0 < value <= 1):
+        raise UsageError(f"{name} must be in (0, 1], got {value}")
+    if not low_open and not (0 <= value <= 1):
+        raise UsageError(f"{name} must be in [0, 1], got {value}")
+
+
+@magics_class
+class GLMMagics(Magics):
+    """Zhipu GLM models in the notebook: ``%%glm`` cells and ``%glm`` subcommands."""
+
+    model = Unicode(DEFAULT_MODEL, help="Default model for %%glm.").tag(config=True)
+    system = Unicode(None, allow_none=True, help="Default system prompt.").tag(config=True)
+    temperature = Float(None, allow_none=True, help="Default temperature, in [0, 1].").tag(config=True)
+    top_p = Float(None, allow_none=True, help="Default top_p, in (0, 1].").tag(config=True)
+    max_tokens = Int(None, allow_none=True, help="Default max_tokens (>= 1).").tag(config=True)
+    thinking = Bool(None, allow_none=True, help="Thinking mode on/off by default (None: model default).").tag(
+        config=True
+    )
+    stream = Bool(True, help="Stream answers (False = one synchronous call, like --no-stream).").tag(
+        config=True
+    )
+    base_url = Unicode(
+        None, allow_none=True, help=f"API base URL (overrides {BASE_URL_ENV_VAR}); needs a key."
+    ).tag(config=True)
+    interpolate = Bool(True, help="Substitute {name}, {In[n]}, {Out[n]} in %%glm cells.").tag(config=True)
+    min_interval = Float(0.1, help="Seconds between live display updates (at most ~10 a second).").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._session_key: Secret | None = None
+        self._client: Any = None
+        self._client_id: tuple[str, Secret | None] | None = None
+        self._noticed_local = False
+        self._cell_id: str | None = None
+        self.usage: dict[str, dict[str, int]] = {}
+
+    # -- validation of the traits (also what %glm config and %config go through) -----------------
+    @validate("temperature")
+    def _check_temperature(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and not 0 <= value <= 1:
+            raise TraitError(f"temperature must be in [0, 1], got {value}")
+        return value
+
+    @validate("top_p")
+    def _check_top_p(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and not 0 < value <= 1:
+            raise TraitError(f"top_p must be in (0, 1], got {value}")
+        return value
+
+    @validate("max_tokens")
+    def _check_max_tokens(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and value < 1:
+            raise TraitError(f"max_tokens must be at least 1, got {value}")
+        return value
+
+    # -- the magic ---------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("-m", "--model", help="model name (default: GLMMagics.model)")
+    @argument("-s", "--system", help="system prompt")
+    @argument("-t", "--temperature", type=float, help="sampling temperature, 0..1")
+    @argument("--top-p", type=float, help="nucleus sampling, (0, 1]")
+    @argument("--max-tokens", type=int, help="maximum answer tokens (>= 1)")
+    @argument("-c", "--chat", metavar="NAME", help="continue the named conversation (re-runs replace)")
+    @argument("--no-stream", action="store_true", help="one synchronous call instead of streaming")
+    @argument("--async", dest="async_", action="store_true", help="submit as an async task; fetch it later")
+    @argument("--think", dest="think", action="store_true", default=None, help="thinking mode on")
+    @argument("--no-think", dest="think", action="store_false", help="thinking mode off")
+    @argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME")
+    @argument("--dry-run", action="store_true", help="show the exact request JSON; send nothing")
+    @argument("--json", action="store_true", help="JSON mode; the bound value is the parsed object")
+    @line_cell_magic
+    def glm(self, line: str, cell: str | None = None) -> None:
+        """Ask a Zhipu GLM model. The cell is the message; the answer streams below it.
+
+        ``{name}`` in the cell is replaced by the variable ``name`` (also ``{In[3]}``, ``{Out[3]}``);
+        nothing is evaluated and other braces stay as typed. ``_glm`` holds the last reply
+        (``.text``, ``.reasoning``, ``.usage``, ...). The key comes from ZHIPUAI_API_KEY or
+        ``%glm login``, never from an option; with no key the built-in local server answers.
+
+        Line subcommands (``%glm help``): config, login, logout, models, usage, history [NAME],
+        reset [NAME], result ID, chat [NAME], tasks.
+        """
+        if cell is None:
+            return self._subcommand(line)
+        return self._cell(line, cell)
+
+    # -- %%glm -----------------------------------------------------------------------------------
+    def _parse(self, line: str) -> Any:
+        argv = arg_split(line, posix=True, strict=False)
+        if any(_is_key_option(tok) for tok in argv):
+            raise UsageError(_KEY_REFUSED)
+        args, extra = self.glm.parser.parse_known_args(argv)
+        if extra:
+            # Name the first unknown option but never echo values: they may be secrets.
+            options = [tok.split("=", 1)[0] for tok in extra if tok.startswith("-")]
+            what = f"unknown option {options[0]}" if options else "unexpected argument"
+            raise UsageError(f"{what} (options: %%glm?)")
+        _unit_interval("temperature", args.temperature)
+        _unit_interval("top-p", args.top_p, low_open=True)
+        if args.max_tokens is not None and args.max_tokens < 1:
+            raise UsageError(f"max-tokens must be at least 1, got {args.max_tokens}")
+        if args.output is not None and not args.output.isidentifier():
+            raise UsageError("-o needs a Python variable name")
+        if args.async_ and args.no_stream:
+            raise UsageError("--async and --no-stream do not go together")
+        return args
+
+    def _cell(self, line: str, cell: str) -> None:
+        args = self._parse(line)
+        prompt = cell.strip()
+        if not prompt:
+            raise UsageError("the cell is empty: write the message below %%glm")
+        if self.interpolate:
+            prompt = interpolate(prompt, self.shell.user_ns if self.shell else {})
+        model = args.model or self.model
+        conv = conversations.get(args.chat) if args.chat else None
+        cell_id = self.current_cell_id() if conv is not None else None
+        system = args.system if args.system is not None else (conv.system if conv else None) or self.system
+        history = conv.messages(before_cell=cell_id) if conv is not None else []
+        history = [m for m in history if m.get("role") != "system"]
+        messages = ([{"role": "system", "content": system}] if system else []) + history
+        messages.append({"role": "user", "content": prompt})
+        params = self._params(args)
+        streaming = not (args.no_stream or args.async_ or not self.stream)
+
+        if args.dry_run:
+            return self._show_dry_run(model, messages, params, streaming=streaming, async_=args.async_)
+        client, local = self._backend()
+        if args.async_:
+            return self._submit(client, model, messages, params, prompt=prompt, local=local)
+
+        reply = Reply(model, messages, local=local)
+        reply.json_mode = bool(args.json)
+        notice = self._local_notice(local)
+        live = render.LiveDisplay(min_interval=self.min_interval, notice=notice)
+        live.start(model)
+        try:
+            if streaming:
+                self._stream_into(reply, live, client, model, messages, params)
+            else:
+                reply.set_response(client.chat(messages, model=model, **params))
+        except KeyboardInterrupt:
+            reply.interrupted = True
+            self._finish(reply, live, args)
+            raise
+        except Exception as err:
+            reply.error = err
+            self._finish(reply, live, args)
+            raise
+        self._finish(reply, live, args)
+        if conv is not None:
+            if args.system is not None:
+                conv.system = args.system
+            conv.add_turn(prompt, reply.text, cell_id, reasoning=reply.reasoning)
+        if args.json:
+            try:
+                reply.parse_json()
+            except ValueError as err:
+                raise UsageError(f"the answer is not valid JSON ({err}); the text is in _glm.text") from None
+        if args.output:
+            self.shell.user_ns[args.output] = reply.parsed if args.json else reply.text
+
+    @staticmethod
+    def _stream_into(reply: Reply, live: Any, client: Any, model: str, messages: list, params: dict) -> None:
+        """The hot loop: one append and one clock check per chunk; the stream closes on any exit."""
+        add, update = reply.add_chunk, live.update
+        with client.stream(messages, model=model, **params) as stream:
+            for chunk in stream:
+                add(chunk)
+                update(reply)
+
+    def _finish(self, reply: Reply, live: Any, args: Any) -> None:
+        """Bind ``_glm`` first (so it holds the partial even if the display raises), then render."""
+        reply.finish()
+        if self.shell is not None:
+            self.shell.user_ns["_glm"] = reply
+        self._count_usage(reply)
+        live.finish(reply)
+
+    def _params(self, args: Any) -> dict[str, Any]:
+        think = args.think if args.think is not None else self.thinking
+        params: dict[str, Any] = {
+            "temperature": args.temperature if args.temperature is not None else self.temperature,
+            "top_p": args.top_p if args.top_p is not None else self.top_p,
+            "max_tokens": args.max_tokens if args.max_tokens is not None else self.max_tokens,
+        }
+        if think is not None:
+            params["thinking"] = {"type": "enabled" if think else "disabled"}
+        if args.json:
+            params["response_format"] = {"type": "json_object"}
+        return {k: v for k, v in params.items() if v is not None}
+
+    def _show_dry_run(
+        self, model: str, messages: list, params: dict, *, streaming: bool, async_: bool
+    ) -> None:
+        key = self._key()
+        base = self._configured_base_url()
+        where = base or ("(built-in local server)" if key is None else None)
+        if where is None:
+            from .config import resolve_base_url
+
+            where = resolve_base_url()
+        path = "async/chat/completions" if async_ else "chat/completions"
+        body: dict[str, Any] = {"model": model, "messages": messages, **params}
+        if streaming:
+            body["stream"] = True
+        title = f"POST {where}/{path}  (dry run: nothing sent; API key {'set' if key else 'not set'})"
+        render.show(render.json_bundle(body, title))
+
+    def _submit(
+        self, client: Any, model: str, messages: list, params: dict, *, prompt: str, local: bool
+    ) -> None:
+        task = client.submit(messages, model=model, **params)
+        reply = Reply(model, messages, local=local)
+        reply.task_id = task.get("id")
+        if self.shell is not None:
+            self.shell.user_ns["_glm"] = reply
+        try:
+            from .tasks import get_store
+
+            get_store().record_submission(
+                task, kind="chat", model=model, prompt=prompt, base_url=client.base_url, local=local
+            )
+        except Exception:  # the store is a convenience; the id is shown either way
+            pass
+        _show_task(task)
+
+    # -- backend: real API or the built-in server ---------------------------------------------------
+    def _key(self) -> Secret | None:
+        return self._session_key or resolve_api_key()
+
+    def _configured_base_url(self) -> str | None:
+        value = self.base_url or os.environ.get(BASE_URL_ENV_VAR, "")
+        return value.strip().rstrip("/") or None
+
+    def _backend(self) -> tuple[Any, bool]:
+        """(client, local): a key -> the configured API; no key and no base URL -> local server."""
+        from .client import GLMClient
+
+        key = self._key()
+        base = self._configured_base_url()
+        local = False
+        if key is None:
+            if base is not None:
+                from .errors import MissingKeyError
+
+                raise MissingKeyError(
+                    f"no API key for {base}: set ZHIPUAI_API_KEY or run %glm login; nothing was sent",
+                    hint="",
+                )
+            from .server import start_local_server
+
+            base, key, local = start_local_server().base_url, Secret("local"), True
+        ident = (base or "", key)
+        if self._client is None or self._client_id != ident:
+            if self._client is not None:
+                self._client.close()
+            self._client = GLMClient(api_key=key, base_url=base)
+            self._client_id = ident
+        return self._client, local
+
+    def _local_notice(self, local: bool) -> str | None:
+        if not local or self._noticed_local:
+            return None
+        self._noticed_local = True
+        return LOCAL_NOTICE
+
+    def _count_usage(self, reply: Reply) -> None:
+        usage = reply.usage or {}
+        row = self.usage.setdefault(
+            reply.model, {"requests": 0, "prompt": 0, "completion": 0, "reasoning": 0, "total": 0}
+        )
+        row["requests"] += 1
+        row["prompt"] += int(usage.get("prompt_tokens") or 0)
+        row["completion"] += int(usage.get("completion_tokens") or 0)
+        row["reasoning"] += int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
+        row["total"] += int(usage.get("total_tokens") or 0)
+
+    # -- cell ids (for replacing a re-run cell's turn) -------------------------------------------
+    def current_cell_id(self) -> str | None:
+        """The running cell's id: from ``pre_run_cell`` info, else the execute request metadata."""
+        if self._cell_id:
+            return self._cell_id
+        header = getattr(self.shell, "parent_header", None) or {}
+        cell_id = (header.get("metadata") or {}).get("cellId") if isinstance(header, dict) else None
+        return str(cell_id) if cell_id else None
+
+    def _pre_run_cell(self, info: Any) -> None:
+        self._cell_id = getattr(info, "cell_id", None) or None
+
+    def _post_run_cell(self, result: Any) -> None:
+        self._cell_id = None
+
+    # -- %glm subcommands ------------------------------------------------------------------------
+    def _subcommand(self, line: str) -> None:
+        argv = arg_split(line, posix=True, strict=False)
+        if any(_is_key_option(tok) for tok in argv):
+            raise UsageError(_KEY_REFUSED)
+        name, rest = (argv[0].lower(), argv[1:]) if argv else ("help", [])
+        handler: Callable[[list[str]], None] | None = getattr(self, f"_cmd_{name}", None)
+        if handler is None:
+            raise UsageError(f"unknown subcommand {name[:40]!r}: try %glm help (a prompt needs %%glm)")
+        handler(rest)
+
+    def _cmd_help(self, rest: list[str]) -> None:
+        rows = [[f"%glm {cmd}", what] for cmd, what in SUBCOMMANDS.items()]
+        rows.insert(0, ["%%glm [options]", "ask a model; the cell is the message (options: %%glm?)"])
+        render.show(render.table_bundle(["command", "what it does"], rows))
+
+    def _cmd_config(self, rest: list[str]) -> None:
+        names = [n for n in self.trait_names(config=True)]
+        for item in rest:
+            key, sep, value = item.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep:
+                raise UsageError("use %glm config NAME=VALUE ...")
+            if key.lower() in ("api_key", "apikey", "key", "token"):
+                raise UsageError(_KEY_REFUSED)
+            if key not in names:
+                raise UsageError(f"unknown setting {key[:40]!r}; settings: {', '.join(sorted(names))}")
+            trait = self.traits()[key]
+            text = value.strip()
+            try:
+                parsed = (
+                    None if trait.allow_none and text.lower() in ("none", "") else trait.from_string(text)
+                )
+                setattr(self, key, parsed)
+            except (TraitError, ValueError) as err:
+                raise UsageError(f"{key}: {err}") from None
+        if rest:
+            self._client = None  # rebuilt lazily with the new settings
+        rows = [[n, repr(getattr(self, n))] for n in sorted(names)]
+        key = self._key()
+        source = (
+            "%glm login" if self._session_key else next((v for v in KEY_ENV_VARS if os.environ.get(v)), "")
+        )
+        rows.append(["api key", f"set ({source})" if key else "not set"])
+        base = self._configured_base_url()
+        backend = base if key else ("(needs a key)" if base else "built-in local server")
+        rows.append(["backend", backend or ""])
+        render.show(render.table_bundle(["setting", "value"], rows, title="GLMMagics settings"))
+
+    def _cmd_login(self, rest: list[str]) -> None:
+        if rest:
+            raise UsageError(_KEY_REFUSED)
+        no_stdin = "no stdin here (e.g. nbclient or a front end without input): set ZHIPUAI_API_KEY instead"
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is not None and not getattr(kernel, "_allow_stdin", True):
+            raise UsageError(no_stdin)
+        try:
+            value = getpass.getpass("Zhipu API key (hidden): ")
+        except (NotImplementedError, EOFError, OSError, RuntimeError):
+            # ipykernel raises StdinNotImplementedError (a NotImplementedError) without stdin.
+            raise UsageError(no_stdin) from None
+        secret = Secret(value.strip())
+        del value
+        if not secret:
+            raise UsageError("no key entered; nothing changed")
+        self._session_key = secret
+        self._client = None
+        render.show(render.text_bundle("API key set for this session (kept in memory only, never saved)."))
+
+    def _cmd_logout(self, rest: list[str]) -> None:
+        self._session_key = None
+        self._client = None
+        render.show(render.text_bundle("Session key forgotten."))
+
+    def _cmd_models(self, rest: list[str]) -> None:
+        from .models import MODELS
+
+        def yes(flag: bool) -> str:
+            return "yes" if flag else ""
+
+        rows = [
+            [m.name, m.kind, yes(m.stream), yes(m.async_), "" if m.thinking == "no" else m.thinking,
+             yes(m.vision), yes(m.video), yes(m.free), m.note]
+            for m in MODELS.values()
+        ]  # fmt: skip
+        headers = ["model", "kind", "stream", "async", "thinking", "vision", "video", "free", "note"]
+        render.show(render.table_bundle(headers, rows, title=f"{len(rows)} models"))
+
+    def _cmd_usage(self, rest: list[str]) -> None:
+        if not self.usage:
+            render.show(render.text_bundle("No requests yet in this session."))
+            return
+        rows = [
+            [m, u["requests"], u["prompt"], u["completion"], u["reasoning"], u["total"]]
+            for m, u in self.usage.items()
+        ]
+        render.show(
+            render.table_bundle(
+                ["model", "requests", "prompt", "completion", "reasoning", "total"],
+                rows,
+                title="Session usage",
+            )
+        )
+
+    def _cmd_history(self, rest: list[str]) -> None:
+        names = rest[:1] or conversations.names()
+        if not names:
+            render.show(render.text_bundle("No conversations yet (use %%glm -c NAME)."))
+        for name in names:
+            if name not in conversations:
+                raise UsageError(
+                    f"no conversation {name[:40]!r}; have: {', '.join(conversations.names()) or 'none'}"
+                )
+            render.show(render.history_bundle(name, conversations.get(name).messages()))
+
+    def _cmd_reset(self, rest: list[str]) -> None:
+        if rest:
+            conversations.reset(rest[0])
+            render.show(render.text_bundle(f"Conversation {rest[0]!r} cleared."))
+        else:
+            conversations.reset()
+            render.show(render.text_bundle("All conversations cleared."))
+
+    def _cmd_result(self, rest: list[str]) -> None:
+        if len(rest) != 1:
+            raise UsageError("use %glm result TASK_ID")
+        task_id = rest[0]
+        client, local = self._backend()
+        resp = client.result(task_id)
+        try:
+            from .tasks import get_store
+
+            get_store().apply_result(task_id, resp)
+        except Exception:
+            pass
+        status = resp.get("task_status")
+        if status == "SUCCESS":
+            reply = Reply(resp.get("model") or self.model, [], local=local)
+            reply.set_response(resp)
+            reply.task_id = task_id
+            if self.shell is not None:
+                self.shell.user_ns["_glm"] = reply
+            self._count_usage(reply)
+            render.show(render.reply_bundle(reply, final=True))
+        elif status == "FAIL":
+            from .errors import GLMError
+
+            raise GLMError(f"task {task_id} failed", hint="submit it again (%%glm --async)")
+        else:
+            render.show(
+                render.text_bundle(f"Task {task_id}: {status}. Run %glm result {task_id} again later.")
+            )
+
+    def _cmd_chat(self, rest: list[str]) -> None:
+        panel = _widgets("chat_panel")
+        render_widget = panel(rest[0] if rest else "default")
+        if render_widget is not None:
+            from IPython.display import display
+
+            display(render_widget)
+
+    def _cmd_tasks(self, rest: list[str]) -> None:
+        panel = _widgets("task_panel")
+        widget = panel()
+        if widget is not None:
+            from IPython.display import display
+
+            display(widget)
+
+
+def _widgets(name: str) -> Callable[..., Any]:
+    """Import a widget entry point lazily (ipywidgets is never imported by ``%load_ext``)."""
+    try:
+        from . import widgets
+    except ImportError as err:
+        raise UsageError(f"the widget panels are not available ({err})") from None
+    func = getattr(widgets, name, None)
+    if func is None:
+        raise UsageError(f"the widget panels are not available yet (zhipu_magic.widgets.{name} missing)")
+    return func
+
+
+def _show_task(task: dict[str, Any]) -> None:
+    """Show a submitted async task: its id and how to fetch it (the widgets work may replace this)."""
+    task_id = task.get("id", "?")
+    status = task.get("task_status", "PROCESSING")
+    render.show(
+        render.text_bundle(f"Task {task_id} submitted ({status}). Fetch it with: %glm result {task_id}")
+    )
+
+
+# -- extension entry points -----------------------------------------------------------------------
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics and the two cell-id callbacks; loading twice replaces, never duplicates."""
+    unload_ipython_extension(ipython)
+    magics = GLMMagics(shell=ipython)
+    ipython.register_magics(magics)
+    ipython.events.register("pre_run_cell", magics._pre_run_cell)
+    ipython.events.register("post_run_cell", magics._post_run_cell)
+    ipython._zhipu_magic = magics
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics, callbacks and settings object added by :func:`load_ipython_extension`."""
+    magics = getattr(ipython, "_zhipu_magic", None)
+    if magics is None:
+        return
+    for event, callback in (("pre_run_cell", magics._pre_run_cell), ("post_run_cell", magics._post_run_cell)):
+        try:
+            ipython.events.unregister(event, callback)
+        except ValueError:
+            pass
+    table = ipython.magics_manager.magics
+    for kind in ("line", "cell"):
+        if getattr(table[kind].get("glm"), "__self__", None) is magics:
+            del table[kind]["glm"]
+    registry = ipython.magics_manager.registry
+    if registry.get(type(magics).__name__) is magics:
+        del registry[type(magics).__name__]
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)
+    if magics._client is not None:
+        magics._client.close()
+    del ipython._zhipu_magic
