@@ -452,6 +452,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
+        except Exception as exc:  # a bug here must look like a server error, not a hung socket
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send_error(_Fail(500, "500", f"Local server error: {type(exc).__name__}: {exc}"))
 
     def _auth(self) -> None:
         header = (self.headers.get("Authorization") or "").strip()
