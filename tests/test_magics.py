@@ -572,7 +572,7 @@ def test_widget_routes(ip, monkeypatch):
 
     fake = types.ModuleType("zhipu_magic.widgets")
     seen = []
-    fake.chat_panel = lambda name: seen.append(("chat", name))
+    fake.chat_panel = lambda name, client=None: seen.append(("chat", name))
     fake.task_panel = lambda *a, **k: seen.append(("tasks",))
     monkeypatch.setitem(sys.modules, "zhipu_magic.widgets", fake)
     import zhipu_magic

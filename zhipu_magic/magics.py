@@ -511,16 +511,20 @@ class GLMMagics(Magics):
             )
 
     def _cmd_chat(self, rest: list[str]) -> None:
-        panel = _widgets("chat_panel")
-        render_widget = panel(rest[0] if rest else "default")
-        if render_widget is not None:
-            from IPython.display import display
-
-            display(render_widget)
+        self._show_panel(_widgets("chat_panel"), rest[0] if rest else "default")
 
     def _cmd_tasks(self, rest: list[str]) -> None:
-        panel = _widgets("task_panel")
-        widget = panel()
+        self._show_panel(_widgets("task_panel"))
+
+    def _show_panel(self, factory: Callable[..., Any], *args: Any) -> None:
+        """Hand the panels our client, so a %glm login key and the local server apply there too."""
+        from .errors import GLMError
+
+        try:
+            client = self._backend()[0]
+        except GLMError:
+            client = None  # the panel shows its own message about the missing key
+        widget = factory(*args, client=client)
         if widget is not None:
             from IPython.display import display
 
