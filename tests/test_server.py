@@ -470,6 +470,23 @@ def test_bad_gateway_html(server: LocalServer) -> None:
     assert [post(server, "chat/completions", body).status_code for _ in range(2)] == [502, 200]
 
 
+def test_error_answers_keep_the_connection_usable(server: LocalServer) -> None:
+    faults = ["auth", "filter", "rate_limit", "server_error", "unavailable", "bad_gateway", "nonsense"]
+    with requests.Session() as s:
+        for fault in faults:
+            for stream in (False, True):
+                r = s.post(
+                    f"{server.base_url}/chat/completions",
+                    json=chat_body(f"{fault} [[fault:{fault}]]", stream=stream),
+                    headers=AUTH,
+                )
+                assert r.status_code >= 400 and r.headers.get("Connection") != "close"
+        assert (
+            s.post(f"{server.base_url}/chat/completions", json={"model": "x"}, headers={}).status_code == 401
+        )
+        assert s.post(f"{server.base_url}/chat/completions", json=chat_body("ok"), headers=AUTH).ok
+
+
 def test_slow_first(server: LocalServer) -> None:
     t0 = time.monotonic()
     assert post(server, "chat/completions", chat_body("x [[fault:slow_first:0.4]]")).ok

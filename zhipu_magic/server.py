@@ -138,6 +138,7 @@ class _Fail(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.headers: dict[str, str] = extra.pop("headers", {})
+        self.html: bytes | None = extra.pop("html", None)  # a proxy's page instead of JSON
         self.extra = extra
 
 
@@ -398,6 +399,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, _dumps(obj), JSON_TYPE, headers)
 
     def _send_error(self, err: _Fail) -> None:
+        if err.html is not None:
+            return self._send(err.status, err.html, "text/html", err.headers)
         body: dict[str, Any] = dict(err.extra)
         body["error"] = {"code": err.code, "message": err.message}
         body["request_id"] = _new_id()
@@ -608,8 +611,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Fail(500, "500", "Internal server error (injected fault).")
             if name == "unavailable":
                 raise _Fail(503, "1305", "The service is temporarily overloaded (injected fault).")
-            self._send(502, _BAD_GATEWAY_HTML, "text/html")
-            raise _Disconnected()  # response already sent
+            raise _Fail(502, "502", "Bad Gateway", html=_BAD_GATEWAY_HTML)
         app._succeeded(key)
 
     def _stream(self, plan: answers.Plan, cid: str) -> None:
