@@ -182,9 +182,23 @@ class _Background:
 
 
 def default_client() -> Any:
-    """A client for the panels when none is given: the configured key, else the local server."""
+    """A client for the panels when none is given.
+
+    With the extension loaded, the magics' own backend (so ``%glm login`` and ``%glm config`` apply
+    to the panels too); otherwise the configured key, else the local server.
+    """
     from .client import GLMClient
     from .config import resolve_api_key
+
+    try:
+        from IPython import get_ipython
+
+        magics = getattr(get_ipython(), "_zhipu_magic", None)
+    except ImportError:
+        magics = None
+    backend = getattr(magics, "_backend", None)
+    if callable(backend):
+        return backend()[0]
 
     if resolve_api_key() is not None:
         return GLMClient()
