@@ -189,20 +189,20 @@ def test_stream_one_display_updated_in_place(ip, monkeypatch, canary):
         monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
         monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
         t0 = time.monotonic()
-        assert run(ip, "", "Tell me about streams [[chunks:200]]") is None  # never displayed twice
+        assert run(ip, "", "Tell me about streams [[chunks:400]]") is None  # never displayed twice
         elapsed = time.monotonic() - t0
     calls = ip.rec.calls
     ids = {c["id"] for c in calls}
     assert len(ids) == 1 and None not in ids
     assert not calls[0]["update"] and all(c["update"] for c in calls[1:])
-    assert len(calls) >= 4  # status, several ticks, final
+    assert len(calls) >= 4  # status, ticks (1 s at >= 10 a second, stretched if renders are slow), final
     assert len(calls) <= 10 * elapsed + 2
     assert "waiting for the first token" in calls[0]["data"]["text/plain"]
     for call in calls:
         assert set(call["data"]) == {"text/html", "text/plain"}  # never text/markdown
     reply = ip.user_ns["_glm"]
     assert reply.finish_reason == "stop" and reply.text and not reply.interrupted
-    assert reply.chunks >= 200 and reply.usage["completion_tokens"] > 0
+    assert reply.chunks >= 400 and reply.usage["completion_tokens"] > 0
     assert calls[-1]["data"] == render.reply_bundle(reply, final=True)  # the exact final render
     assert calls[-1]["data"]["text/plain"].startswith(reply.text)
     assert len(ip.rec.final()) == 1

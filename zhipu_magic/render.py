@@ -362,6 +362,8 @@ class LiveDisplay:
 
     def start(self, model: str) -> None:
         """Show the status line (model, seconds waited) before any token arrives."""
+        if not self.plain:
+            _markdown()  # one-time setup now, so it does not count as a slow tick (and stretch them)
         self._next = self._clock() + self.min_interval
         if self.plain:
             if self.notice:
