@@ -52,6 +52,7 @@ from .sse import Event, SSEDecoder
 log = logging.getLogger(__name__)
 
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body worth reading
+DRAIN_TIMEOUT = 0.5  # seconds to wait for the end of a stream after [DONE]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 Timeout = float | tuple[float, float]
 
@@ -280,10 +281,28 @@ class ChatStream:
         self.closed = True
         response, self._response = self._response, None
         if response is not None:
+            if self._done:
+                self._drain(response)
             try:
                 response.close()
             except Exception:  # closing must never raise over the caller's own exception
                 pass
+
+    def _drain(self, response: requests.Response) -> None:
+        """After ``[DONE]`` read the chunked terminator (briefly), so the connection is reused
+        instead of being reset with unread bytes; never on break, error or interrupt."""
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is None:
+            return
+        try:
+            sock.settimeout(DRAIN_TIMEOUT)
+            left = MAX_ERROR_BODY
+            for piece in self._raw:
+                left -= len(piece)
+                if left <= 0:
+                    break
+        except Exception:  # a server that lingers after [DONE] just gets its connection closed
+            pass
 
     def __enter__(self) -> ChatStream:
         return self
