@@ -208,17 +208,19 @@ def test_live_display_plain_terminal_text():
 
 
 def test_is_rich_frontend():
-    class TerminalInteractiveShell:
+    from IPython.core.displaypub import CapturingDisplayPublisher, DisplayPublisher
+
+    class Shell:
+        def __init__(self, pub):
+            self.display_pub = pub
+
+    class ZMQDisplayPublisher(DisplayPublisher):
         pass
 
-    class Sub(TerminalInteractiveShell):
-        pass
-
-    class ZMQInteractiveShell:
-        pass
-
-    assert not render.is_rich_frontend(Sub())
-    assert render.is_rich_frontend(ZMQInteractiveShell())
+    assert not render.is_rich_frontend(Shell(DisplayPublisher()))  # terminal / bare shell: prints text
+    assert render.is_rich_frontend(Shell(ZMQDisplayPublisher()))
+    assert render.is_rich_frontend(Shell(CapturingDisplayPublisher()))
+    assert not render.is_rich_frontend(Shell(None))
 
 
 def test_table_and_history_bundles_escape():

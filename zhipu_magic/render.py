@@ -319,7 +319,12 @@ def reply_bundle(reply: Reply, *, final: bool, notice: str | None = None) -> dic
 
 # -- live display ---------------------------------------------------------------------------
 def is_rich_frontend(shell: Any = None) -> bool:
-    """False in terminal IPython or with no shell at all: there we print plain text."""
+    """Whether display messages reach a front end that renders HTML.
+
+    No: no shell, or a shell whose display publisher is IPython's base one (terminal IPython and a
+    bare shell: it just prints ``text/plain``); there we print plain streamed text instead. Yes:
+    any other publisher (ipykernel's, ``capture_output``'s, a test recorder).
+    """
     if shell is None:
         try:
             from IPython import get_ipython
@@ -329,7 +334,12 @@ def is_rich_frontend(shell: Any = None) -> bool:
             return False
     if shell is None:
         return False
-    return not any(cls.__name__ == "TerminalInteractiveShell" for cls in type(shell).__mro__)
+    pub = getattr(shell, "display_pub", None)
+    if pub is None:
+        return False
+    from IPython.core.displaypub import DisplayPublisher
+
+    return type(pub) is not DisplayPublisher
 
 
 class LiveDisplay:
