@@ -780,3 +780,11 @@ def test_asset_urls_follow_the_host_header(server: LocalServer) -> None:
     done = requests.get(f"{server.base_url}/async-result/{task['id']}", headers=AUTH).json()
     assert done["video_result"][0]["url"] == f"http://localhost:{server.port}/api/paas/v4/files/sample.mp4"
     assert "localhost" not in repr(server) and "running" in repr(server)
+
+
+def test_client_helper_talks_to_this_server(server) -> None:
+    """``LocalServer.client()`` is the one-liner notebooks use when no key is configured."""
+    with server.client() as client:
+        reply = client.chat("echo: hello there")
+    assert reply["choices"][0]["message"]["content"] == "hello there"
+    assert client.base_url == server.base_url

@@ -100,10 +100,13 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from . import answers
+
+if TYPE_CHECKING:
+    from .client import GLMClient
 from .models import MODELS, ModelInfo, get_model
 
 PREFIX = "/api/paas/v4"
@@ -251,6 +254,12 @@ class LocalServer:
         """What a client uses as its base URL (``http://host:port/api/paas/v4``)."""
         return self.url + PREFIX
 
+    def client(self, **kwargs: Any) -> GLMClient:
+        """A ``GLMClient`` for this server (its fixed key, or any key when none is set)."""
+        from .client import GLMClient
+
+        return GLMClient(api_key=self.api_key or "local", base_url=self.base_url, **kwargs)
+
     def wait_disconnect(self, timeout: float) -> bool:
         """Wait until a streaming client drop not yet reported by an earlier call happens."""
         with self._cond:
@@ -328,6 +337,12 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
     app: LocalServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is normal here; anything else is still reported."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
