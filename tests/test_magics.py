@@ -26,6 +26,9 @@ from zhipu_magic import render
 from zhipu_magic.conversation import conversations
 
 
+REAL_IS_RICH = render.is_rich_frontend
+
+
 class Recorder(DisplayPublisher):
     """Records publishes; can raise KeyboardInterrupt on the Nth update (an interrupt in display)."""
 
@@ -581,6 +584,28 @@ def test_widget_routes(ip, monkeypatch):
     ip.run_line_magic("glm", "chat trip")
     ip.run_line_magic("glm", "tasks")
     assert seen == [("chat", "trip"), ("tasks",)]
+
+
+def test_widgets_missing_gives_a_clear_message(ip, monkeypatch):
+    monkeypatch.setitem(sys.modules, "zhipu_magic.widgets", None)  # import fails
+    import zhipu_magic
+
+    monkeypatch.delattr(zhipu_magic, "widgets", raising=False)
+    with pytest.raises(UsageError, match="widget panels are not available"):
+        ip.run_line_magic("glm", "tasks")
+
+
+def test_terminal_streams_plain_text(ip, api, monkeypatch):
+    from IPython.core.displaypub import DisplayPublisher
+
+    monkeypatch.setattr(render, "is_rich_frontend", REAL_IS_RICH)  # the real detection, not "always rich"
+    monkeypatch.setattr(ip, "display_pub", DisplayPublisher(shell=ip))  # what terminal IPython has
+    with capture_output(display=False) as cap:
+        run(ip, "", "hello [[chunks:40]]")
+    reply = ip.user_ns["_glm"]
+    assert reply.text and cap.stdout.startswith(reply.text)
+    assert "<div" not in cap.stdout and cap.stdout.rstrip().endswith("]")
+    assert ip.rec.calls == []
 
 
 # -- the canary key ------------------------------------------------------------------------------

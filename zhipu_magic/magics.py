@@ -120,7 +120,7 @@ class GLMMagics(Magics):
         return value
 
     # -- the magic ---------------------------------------------------------------------------
-    @magic_arguments()
+    @magic_arguments("%glm")  # the usage line then reads "%%glm [-m MODEL] ..."
     @argument("-m", "--model", help="model name (default: GLMMagics.model)")
     @argument("-s", "--system", help="system prompt")
     @argument("-t", "--temperature", type=float, help="sampling temperature, 0..1")

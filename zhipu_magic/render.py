@@ -232,7 +232,7 @@ def footer_text(reply: Reply) -> str:
 def finish_note(reply: Reply) -> str:
     """What an unusual ending means, or "" for a normal one."""
     if reply.interrupted:
-        return "Interrupted: the answer above is partial."
+        return "Interrupted: the answer above is partial." if (reply.text or reply.reasoning) else ""
     if reply.error is not None:
         return "The request failed: the answer above is partial (see the error below)." if reply.text else ""
     reason = reply.finish_reason
@@ -435,7 +435,8 @@ class LiveDisplay:
         if final:
             note = finish_note(reply)
             tail = footer_text(reply) if (text or reasoning) else status_text(reply)
-            chunks.append("\n" + (f"\n{note}" if note else "") + f"\n[{tail}]\n")
+            lead = "\n\n" if (self._printed_text or self._printed_reasoning) else ""
+            chunks.append(lead + (f"{note}\n" if note else "") + f"[{tail}]\n")
         if chunks:
             self._write("".join(chunks))
         self.updates += 1
