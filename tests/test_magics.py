@@ -25,7 +25,6 @@ from IPython.utils.capture import capture_output
 from zhipu_magic import render
 from zhipu_magic.conversation import conversations
 
-
 REAL_IS_RICH = render.is_rich_frontend
 
 
