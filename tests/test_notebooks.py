@@ -1,0 +1,160 @@
+"""Every tutorial notebook runs top to bottom in a real kernel (nbclient), with no key against the
+built-in local server, and with a (canary) key against a GLM-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from run_notebook import execute, plain_outputs  # noqa: E402
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+pytestmark = pytest.mark.kernel
+
+
+def _code_cells(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _cell(nb: nbformat.NotebookNode, starts: str) -> nbformat.NotebookNode:
+    matches = [c for c in _code_cells(nb) if c.source.startswith(starts)]
+    assert matches, f"no cell starts with {starts!r}"
+    return matches[0]
+
+
+def _text(cell: nbformat.NotebookNode) -> str:
+    return "\n".join(plain_outputs(cell))
+
+
+def _answer_outputs(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [o for o in cell.outputs if o.output_type == "display_data" and "text/html" in o.get("data", {})]
+
+
+def _check_streamed_answer(cell: nbformat.NotebookNode) -> None:
+    """One saved output per answer, holding the full rendered answer and its footer."""
+    answers = _answer_outputs(cell)
+    assert len(answers) == 1, [o.output_type for o in cell.outputs]
+    html, plain = answers[0].data["text/html"], answers[0].data["text/plain"]
+    assert len(plain) > 50 and " in / " in plain and "out" in plain
+    assert "<script" not in html.lower()
+
+
+@pytest.fixture(params=["local", "keyed"])
+def mode(request, monkeypatch, canary):
+    """local: no key, the magics start the built-in server. keyed: a key and a base URL, as with the
+    real API, pointed at a LocalServer on loopback that requires that exact key."""
+    monkeypatch.setenv("ZHIPU_MAGIC_LOCAL_RATE", "4000")
+    if request.param == "local":
+        yield request.param, None
+        return
+    from zhipu_magic.server import LocalServer
+
+    with LocalServer(port=0, api_key=canary, task_polls=1) as srv:
+        monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        yield request.param, srv
+
+
+def test_committed_notebooks_are_clean() -> None:
+    """Committed without outputs, with a kernelspec, and no key or machine path in them."""
+    assert len(NOTEBOOKS) >= 4
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata.kernelspec.name == "python3"
+        for cell in _code_cells(nb):
+            assert cell.outputs == [] and cell.execution_count is None, path.name
+        raw = path.read_text()
+        assert not re.search(r"[0-9a-f]{32}\.[A-Za-z0-9]{16}", raw), path.name
+        assert "/work/" not in raw and "/root/" not in raw and "/home/" not in raw, path.name
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs(path: Path, mode, tmp_path: Path, canary: str) -> None:
+    name, srv = mode
+    saved = tmp_path / path.name
+    nb = execute(path, save=saved)
+    for cell in _code_cells(nb):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        assert not errors, (cell.source, errors)
+    assert canary not in saved.read_text()
+    assert canary not in json.dumps(nb)
+    CHECKS[path.stem](nb, name)
+    if srv is not None:
+        assert srv.requests, "the keyed run must talk to the configured server"
+
+
+def check_quickstart(nb, mode: str) -> None:
+    first = _cell(nb, "%%glm\nExplain")
+    _check_streamed_answer(first)
+    if mode == "local":
+        assert "local server" in _text(first)
+    assert "glm-4-air" in _text(_cell(nb, "%%glm -m glm-4-air"))
+    assert "Summarise" in _text(_cell(nb, "print(summary"))
+    config = _text(_cell(nb, "%glm config"))
+    assert ("not set" in config) == (mode == "local")
+    assert "cogvideox" in _text(_cell(nb, "%glm models"))
+
+
+def check_conversations(nb, mode: str) -> None:
+    history = _text(_cell(nb, "%glm history trip"))
+    assert history.count("[user]") == 2 and history.count("[assistant]") == 2
+    dry = _text(_cell(nb, "%%glm --dry-run\nPlan"))
+    assert "Plan 2 days in Chengdu" in dry and "{os.environ}" in dry and '{\\"json\\": true}' in dry
+    assert "dict" in _text(_cell(nb, "type(facts)"))
+    assert len(_text(_cell(nb, "print(_glm.reasoning"))) > 20
+
+
+def check_python_client(nb, mode: str) -> None:
+    texts = [_text(c) for c in _code_cells(nb)]
+    assert any("CompletionMessage(" in t and "content='" in t for t in texts)
+    assert any("task_status='PROCESSING'" in t and "task_status='SUCCESS'" in t for t in texts)
+    assert any(t.count("ChoiceDelta(") > 10 for t in texts)
+    assert any(re.search(r"^SUCCESS ", t, re.M) for t in texts)  # GLMClient submit + result
+    assert any("finish: stop usage: {" in t for t in texts)
+
+
+def check_errors(nb, mode: str) -> None:
+    bad_model = _cell(nb, "%%glm -m glm-9000")
+    err = [o for o in bad_model.outputs if o.output_type == "error"]
+    assert err and "1211" in err[0].evalue and len(err[0].traceback) <= 3
+    _check_streamed_answer(_cell(nb, "%%glm\nSay hello. [[fault:rate_limit"))
+    assert "sensitive" in _text(_cell(nb, "_glm.finish_reason"))
+    for starts, code in (("%%glm\nHello [[fault:balance", "1113"), ("%%glm\nSomething", "1301")):
+        errs = [o for o in _cell(nb, starts).outputs if o.output_type == "error"]
+        assert errs and code in errs[0].evalue
+    assert "connection closed: True" in _text(_cell(nb, "from zhipu_magic import GLMClient"))
+    assert "QuotaError | 1113" in _text(_cell(nb, "from zhipu_magic import GLMError"))
+
+
+def check_async(nb, mode: str) -> None:
+    assert any("SUCCESS" in _text(c) for c in _code_cells(nb))
+
+
+def check_widgets(nb, mode: str) -> None:
+    views = [
+        o
+        for c in _code_cells(nb)
+        for o in c.outputs
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+    assert views, "a widget was displayed"
+
+
+CHECKS = {
+    "01_quickstart": check_quickstart,
+    "02_conversations_and_variables": check_conversations,
+    "03_async_tasks_and_video": check_async,
+    "04_widgets": check_widgets,
+    "05_python_client": check_python_client,
+    "06_errors_and_limits": check_errors,
+}
