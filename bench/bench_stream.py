@@ -127,7 +127,7 @@ def throughput(n: int, rounds: int) -> dict:
     return out
 
 
-def latency(events: int = 100, interval: float = 0.05) -> dict:
+def latency(events: int = 200, interval: float = 0.05) -> dict:
     delays = []
     with LocalServer(port=0, token_rate=0.0) as srv, GLMClient(api_key=KEY, base_url=srv.base_url) as client:
         yields = []
