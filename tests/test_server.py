@@ -788,3 +788,22 @@ def test_client_helper_talks_to_this_server(server) -> None:
         reply = client.chat("echo: hello there")
     assert reply["choices"][0]["message"]["content"] == "hello there"
     assert client.base_url == server.base_url
+
+
+def test_disconnect_seen_before_first_byte(server) -> None:
+    """A client that gives up during a slow first byte is noticed without waiting for a write."""
+    body = json.dumps(
+        {
+            "model": "glm-4-flash",
+            "stream": True,
+            "messages": [{"role": "user", "content": "hi [[fault:slow_first:5]]"}],
+        }
+    ).encode()
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(
+        b"POST /api/paas/v4/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k\r\n"
+        b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    time.sleep(0.2)
+    sock.close()
+    assert server.wait_disconnect(2.0)

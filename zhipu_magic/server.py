@@ -466,8 +466,10 @@ class _Handler(BaseHTTPRequestHandler):
             raise _Fail(404, "1222", f"API not found: {method} {path}")
         except _Fail as err:
             self._send_error(err)
-        except _Disconnected:
+        except _Disconnected:  # the client left while we were waiting to answer
             self.close_connection = True
+            if not self.server.app._stopping.is_set():
+                self.server.app._note_disconnect()
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True
         except Exception as exc:  # a bug here must look like a server error, not a hung socket
@@ -581,7 +583,7 @@ class _Handler(BaseHTTPRequestHandler):
         if unknown:
             raise _Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
         if d.fault("slow_first"):
-            app._sleep(_float(d.arg("slow_first"), 1.0))
+            app._sleep(_float(d.arg("slow_first"), 1.0), self.connection)
         if d.fault("auth"):
             raise _Fail(401, "1000", "Authentication failed (injected fault).")
         if d.fault("bad_param"):
