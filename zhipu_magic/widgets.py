@@ -85,7 +85,7 @@ def video_html(result: Mapping[str, Any]) -> str:
         if url:
             poster = f' poster="{render.escape(cover)}"' if cover else ""
             parts.append(
-                f'<video class="zm-video" controls preload="metadata" style="max-width:480px;width:100%"'
+                f'<video class="zm-video" controls preload="metadata" style="max-width:360px;width:100%"'
                 f' src="{render.escape(url)}"{poster}></video>'
                 f'<div><a href="{render.escape(url)}" target="_blank" rel="noopener noreferrer">'
                 f"{render.escape(url)}</a></div>"
@@ -268,6 +268,21 @@ def task_card(task: Mapping[str, Any] | str, client: Any, store: TaskStore | Non
     return TaskCard(task, client, store)
 
 
+def show_task(task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None) -> TaskCard | None:
+    """Display a task: the live card in a widget front end, the static bundle elsewhere (terminal)."""
+    store = store or get_store()
+    if render.is_rich_frontend():
+        from IPython.display import display
+
+        card = task_card(task, client, store)
+        display(card)
+        return card
+    task_id = str(task["id"] if isinstance(task, Mapping) else task)
+    record = store.get(task_id) or (dict(task) if isinstance(task, Mapping) else {"id": task_id})
+    render.show(task_card_bundle(record))
+    return None
+
+
 # -- task panel -----------------------------------------------------------------------------------
 def _model_options(kind: str) -> list[str]:
     from .models import MODELS
@@ -286,8 +301,10 @@ class TaskPanel(W.VBox):
         self.client = client if client is not None else default_client()
         self.store = store or get_store()
         self.prompt = W.Textarea(placeholder="Prompt for a background task", layout=W.Layout(width="100%"))
-        self.kind = W.ToggleButtons(options=["chat", "video"], value="chat", description="Kind")
-        self.kind.style.button_width = "70px"
+        self.kind = W.ToggleButtons(
+            options=["chat", "video"], value="chat", tooltips=["async chat task", "video generation task"]
+        )
+        self.kind.style.button_width = "64px"
         chat_models = _model_options("chat")
         self.model = W.Dropdown(
             options=chat_models,
@@ -472,19 +489,19 @@ def shutdown_stream(stream: Any) -> None:
     (urllib3 >= 2.3 ``HTTPResponse.shutdown``). The ChatStream keeps its response private, so we
     prefer a public ``shutdown`` if the transport grows one, and reach for the response otherwise.
     """
-    hook = getattr(stream, "shutdown", None)
-    if callable(hook):
-        hook()
-    else:
+    try:
+        hook = getattr(stream, "shutdown", None)
+        if callable(hook):
+            hook()
+            return
         raw = getattr(getattr(stream, "_response", None), "raw", None)
         if raw is not None and hasattr(raw, "shutdown"):
-            try:
-                raw.shutdown()
-            except Exception:  # noqa: BLE001 - best effort; close() below still runs
-                pass
-    try:
+            # The socket is now shut (the server sees the disconnect); the worker, woken with an
+            # error or EOF, closes the stream itself, so we never pull the response from under it.
+            raw.shutdown()
+            return
         stream.close()
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - best effort: the worker's finally closes the stream anyway
         pass
 
 
@@ -617,7 +634,8 @@ class ChatPanel(W.VBox):
             if not self._stop.is_set():  # a connection we shut down ourselves is not an error
                 reply.error = exc
         except Exception as exc:  # noqa: BLE001 - shown as one line, partial kept
-            reply.error = exc
+            if not self._stop.is_set():  # after Stop, whatever the torn-down read raised is the stop
+                reply.error = exc
         finally:
             reply.interrupted = self._stop.is_set()
             reply.finish()

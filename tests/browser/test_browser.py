@@ -98,31 +98,35 @@ def test_task_panel_submit_and_refresh(lab: Any) -> None:
         panel.locator(".widget-button", has_text="Submit").click()
         expect(panel.locator(".zm-status")).to_contain_text("submitted task", timeout=20_000)
 
-    def refresh_until(selector: str) -> None:
+    def refresh_until(target: Any) -> None:
         for _ in range(10):
             refresh.click()
             try:
-                panel.locator(selector).first.wait_for(timeout=1500)
+                target.wait_for(timeout=1500)
                 return
             except Exception:
                 continue
-        raise AssertionError(f"{selector} never appeared after Refresh")
-
-    submit("Why are async tasks useful? Answer with a short list")
-    expect(panel.locator(".zm-task-row").first.locator(".zm-badge")).to_have_text("PROCESSING")
-    refresh_until(".zm-task-row .zm-badge-success")
-    expect(panel.locator(".zm-task-row .zhipu-magic-reply").first).to_be_visible()
-    expect(panel.locator(".zm-task-row .zm-footer").first).to_contain_text("task ")
+        raise AssertionError(f"{target} never appeared after Refresh")
 
     panel.locator(".widget-toggle-button", has_text="video").click()
+    expect(panel.locator("select")).to_have_value("cogvideox-flash")
     submit("A paper boat drifting down a rainy street")
-    refresh_until(".zm-task-row video.zm-video")
+    expect(panel.locator(".zm-task-row").first.locator(".zm-badge")).to_have_text("PROCESSING")
+    refresh_until(panel.locator(".zm-task-row").first.locator("video.zm-video"))
     video = panel.locator("video.zm-video").first
     assert video.get_attribute("src").startswith("http://127.0.0.1:")
     lab.page.wait_for_function(
         "() => { const v = document.querySelector('video.zm-video'); return v && v.readyState >= 1; }",
         timeout=20_000,
     )  # the local server serves a real, playable video
+
+    panel.locator(".widget-toggle-button", has_text="chat").click()
+    submit("Why are async tasks useful? Answer with a short list")
+    newest = panel.locator(".zm-task-row").first
+    expect(newest.locator(".zm-badge")).to_have_text("PROCESSING")
+    refresh_until(newest.locator(".zhipu-magic-reply"))
+    expect(newest.locator(".zm-badge")).to_have_text("SUCCESS")
+    expect(newest.locator(".zm-footer")).to_contain_text("task ")
     lab.page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
     lab.wait_done(2)
     shot = lab.screenshot("task_panel.png")
