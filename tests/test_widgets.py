@@ -346,3 +346,29 @@ def test_chat_panel_error_mid_stream_keeps_partial(client, registry) -> None:
 def test_default_client_uses_local_server_without_key(monkeypatch) -> None:
     c = widgets.default_client()
     assert c.base_url.startswith("http://127.0.0.1:") and c.has_key
+
+
+def test_panels_without_a_client_show_one_line_and_recover(store, client, registry, monkeypatch) -> None:
+    from zhipu_magic.errors import MissingKeyError
+
+    def no_key():
+        raise MissingKeyError("no API key for https://x: set ZHIPUAI_API_KEY or run %glm login", hint="")
+
+    monkeypatch.setattr(widgets, "default_client", no_key)
+    panel = widgets.task_panel(None, store)
+    chat = widgets.ChatPanel("k", None, registry=registry)
+    assert "ZHIPUAI_API_KEY" in panel.status.value and "ZHIPUAI_API_KEY" in chat.status.value
+    panel.submit("hello", wait=True)
+    assert "ZHIPUAI_API_KEY" in panel.status.value and store.list() == []
+    monkeypatch.setattr(widgets, "default_client", lambda: client)  # e.g. after %glm login
+    panel.submit("hello", wait=True)
+    assert len(store.list()) == 1
+    chat.send("echo: ok", wait=True)
+    assert chat.reply.text == "ok"
+
+
+def test_task_card_plain_text_names_the_fetch_command(store, client) -> None:
+    rec = submitted(store, client, "q")
+    bundle = widgets.task_card(rec, client, store)._repr_mimebundle_()
+    assert f"%glm result {rec['id']} " in bundle["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in bundle

@@ -143,7 +143,9 @@ def task_card_bundle(record: Mapping[str, Any]) -> dict[str, str]:
     elif record.get("kind") == "video" and record.get("status") == SUCCESS:
         plain += [str(v.get("url")) for v in (record.get("result") or {}).get("video_result") or []]
     else:
-        plain.append(f"still {record.get('status')}: %glm tasks (or --wait) picks it up later")
+        plain.append(
+            f"still {record.get('status')}: fetch it with %glm result {record.get('id')} (or %glm tasks)"
+        )
     html = f'<div class="zm-task-card">{task_header_html(record)}{task_body_html(record)}</div>'
     return {"text/html": html, "text/plain": "\n".join(plain)}
 
@@ -207,6 +209,16 @@ def default_client() -> Any:
     return GLMClient(api_key="local-demo", base_url=start_local_server().base_url)
 
 
+def _client_or_error(client: Any) -> tuple[Any, str | None]:
+    """``(client, None)``, or ``(None, one-line reason)`` when no client can be made (no key)."""
+    if client is not None:
+        return client, None
+    try:
+        return default_client(), None
+    except Exception as exc:  # noqa: BLE001 - e.g. MissingKeyError: shown in the panel
+        return None, one_line(exc)
+
+
 def _is_local(client: Any) -> bool:
     return str(getattr(client, "base_url", "")).startswith(("http://127.0.0.1:", "http://localhost:"))
 
@@ -232,6 +244,12 @@ class TaskCard(W.VBox):
         self.add_class("zm-task-card")
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.update(self.record)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view plus a useful plain text (saved notebooks, nbconvert, logs)."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["text/plain"] = task_card_bundle(self.record)["text/plain"]
+        return bundle
 
     def update(self, record: Mapping[str, Any]) -> None:
         """Repaint from a record."""
@@ -298,7 +316,7 @@ class TaskPanel(W.VBox):
     ) -> None:
         from .config import DEFAULT_MODEL
 
-        self.client = client if client is not None else default_client()
+        self.client, problem = _client_or_error(client)
         self.store = store or get_store()
         self.prompt = W.Textarea(placeholder="Prompt for a background task", layout=W.Layout(width="100%"))
         self.kind = W.ToggleButtons(
@@ -335,9 +353,17 @@ class TaskPanel(W.VBox):
         self.submit_button.on_click(lambda _b: self.submit())
         self.refresh_button.on_click(lambda _b: self.refresh())
         self.auto.observe(self._auto_toggled, names="value")
-        if self.store.problem:
-            self.status.value = error_html(self.store.problem)
+        if self.store.problem or problem:
+            self.status.value = error_html(problem or self.store.problem or "")
         self.redraw()
+
+    def _need_client(self) -> bool:
+        """Make the client now if it could not be made before (e.g. ``%glm login`` since)."""
+        if self.client is None:
+            self.client, problem = _client_or_error(None)
+            if problem:
+                self._show_error(problem)
+        return self.client is not None
 
     # actions ----------------------------------------------------------------------------------
     def submit(self, prompt: str | None = None, *, wait: bool = False) -> None:
@@ -347,6 +373,8 @@ class TaskPanel(W.VBox):
             self._show_error("type a prompt first")
             return
         kind, model = self.kind.value, self.model.value
+        if not self._need_client():
+            return
 
         def work() -> None:
             self._say(f"submitting a {kind} task to {model}\u2026")
@@ -372,6 +400,9 @@ class TaskPanel(W.VBox):
 
     def refresh(self, *, wait: bool = False) -> None:
         """Poll every unfinished task concurrently (one round of HTTP calls), then repaint."""
+
+        if not self._need_client():
+            return
 
         def work() -> None:
             pending = len(self.store.pending())
@@ -422,7 +453,7 @@ class TaskPanel(W.VBox):
             self._auto.stop()
 
     def _auto_round(self) -> bool:
-        if not self.store.pending():
+        if not self.store.pending() or self.client is None:
             return False
         records = refresh(self.store, self.client)
         errors = [r for r in records if r.get("last_error")]
@@ -527,7 +558,7 @@ class ChatPanel(W.VBox):
         from .models import MODELS
 
         self.name = name
-        self.client = client if client is not None else default_client()
+        self.client, problem = _client_or_error(client)
         self.registry = registry if registry is not None else conversations
         self.min_interval = min_interval
         self.reply: Any = None  # the last (or current) Reply, for scripts and tests
@@ -559,6 +590,8 @@ class ChatPanel(W.VBox):
         self.stop_button.on_click(lambda _b: self.stop())
         self.clear_button.on_click(lambda _b: self.clear())
         self._unsubscribe = self.registry.subscribe(self._conversation_changed)
+        if problem:
+            self._show_error(problem)
         self.redraw()
 
     @property
@@ -579,6 +612,11 @@ class ChatPanel(W.VBox):
         if self.streaming:
             self._show_error("an answer is still streaming: Stop it first")
             return
+        if self.client is None:
+            self.client, problem = _client_or_error(None)
+            if problem:
+                self._show_error(problem)
+                return
         self.input.value = ""
         self._stop.clear()
         self.send_button.disabled, self.stop_button.disabled = True, False
