@@ -372,3 +372,73 @@ def test_task_card_plain_text_names_the_fetch_command(store, client) -> None:
     bundle = widgets.task_card(rec, client, store)._repr_mimebundle_()
     assert f"%glm result {rec['id']} " in bundle["text/plain"]
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+# -- %%glm --async / --wait / --video (the magics call show_task / wait_for_task) -----------------
+@pytest.fixture
+def magic_shell(srv, monkeypatch):
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from zhipu_magic import render
+
+    class Rec(DisplayPublisher):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            self.calls: list[dict] = []
+
+        def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
+            self.calls.append(dict(data))
+
+        def clear_output(self, wait=False):
+            pass
+
+    created = not InteractiveShell.initialized()
+    ip = InteractiveShell.instance()
+    saved = ip.display_pub
+    ip.display_pub = rec = Rec(shell=ip)
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+    monkeypatch.setenv("ZHIPUAI_API_KEY", "test-key")
+    ip.run_line_magic("load_ext", "zhipu_magic")
+    yield ip, rec
+    ip.run_line_magic("unload_ext", "zhipu_magic")
+    ip.display_pub = saved
+    for name in ("_glm", "ans", "url"):
+        ip.user_ns.pop(name, None)
+    if created:
+        InteractiveShell.clear_instance()
+
+
+def test_magic_async_shows_a_live_card(magic_shell) -> None:
+    from zhipu_magic.tasks import get_store
+
+    ip, rec = magic_shell
+    ip.run_cell_magic("glm", "--async", "Summarise owls")
+    bundle = rec.calls[-1]
+    assert "application/vnd.jupyter.widget-view+json" in bundle and "%glm result" in bundle["text/plain"]
+    task_id = ip.user_ns["_glm"].task_id
+    assert get_store().get(task_id)["status"] == PROCESSING
+
+
+def test_magic_wait_shows_the_answer_and_binds(magic_shell) -> None:
+    import zhipu_magic.polling as polling_mod
+
+    ip, rec = magic_shell
+    # wait_for_task's default sleep was bound at import; patch the function's default via a wrapper
+    real = polling_mod.wait_for_task
+    polling_mod.wait_for_task = lambda *a, **k: real(*a, sleep=lambda s: time.sleep(0.01), **k)
+    try:
+        ip.run_cell_magic("glm", "--async --wait -o ans", "echo: owls are birds")
+        reply = ip.user_ns["_glm"]
+        assert reply.text == "owls are birds" and ip.user_ns["ans"] == "owls are birds" and reply.task_id
+        assert "zhipu-magic-reply" in rec.calls[-1]["text/html"]
+        from zhipu_magic.errors import GLMError
+
+        with pytest.raises(GLMError, match="failed"):
+            ip.run_cell_magic("glm", "--wait", "doomed [[fault:task_fail]]")
+        ip.run_cell_magic("glm", "--video --wait -o url", "a paper boat")
+        assert ip.user_ns["url"].endswith("sample.mp4")
+        assert "application/vnd.jupyter.widget-view+json" in rec.calls[-1]
+    finally:
+        polling_mod.wait_for_task = real

@@ -129,6 +129,10 @@ class GLMMagics(Magics):
     @argument("-c", "--chat", metavar="NAME", help="continue the named conversation (re-runs replace)")
     @argument("--no-stream", action="store_true", help="one synchronous call instead of streaming")
     @argument("--async", dest="async_", action="store_true", help="submit as an async task; fetch it later")
+    @argument(
+        "--wait", action="store_true", help="with --async/--video: poll until done, then show the answer"
+    )
+    @argument("--video", action="store_true", help="generate a video from the cell (async; cogvideox models)")
     @argument("--think", dest="think", action="store_true", default=None, help="thinking mode on")
     @argument("--no-think", dest="think", action="store_false", help="thinking mode off")
     @argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME")
@@ -167,6 +171,8 @@ class GLMMagics(Magics):
             raise UsageError(f"max-tokens must be at least 1, got {args.max_tokens}")
         if args.output is not None and not args.output.isidentifier():
             raise UsageError("-o needs a Python variable name")
+        if args.wait or args.video:
+            args.async_ = True  # both are async tasks underneath
         if args.async_ and args.no_stream:
             raise UsageError("--async and --no-stream do not go together")
         return args
@@ -193,7 +199,7 @@ class GLMMagics(Magics):
             return self._show_dry_run(model, messages, params, streaming=streaming, async_=args.async_)
         client, local = self._backend()
         if args.async_:
-            return self._submit(client, model, messages, params, prompt=prompt, local=local)
+            return self._submit(client, model, messages, params, prompt=prompt, local=local, args=args)
 
         reply = Reply(model, messages, local=local)
         reply.json_mode = bool(args.json)
@@ -274,22 +280,78 @@ class GLMMagics(Magics):
         render.show(render.json_bundle(body, title))
 
     def _submit(
-        self, client: Any, model: str, messages: list, params: dict, *, prompt: str, local: bool
+        self,
+        client: Any,
+        model: str,
+        messages: list,
+        params: dict,
+        *,
+        prompt: str,
+        local: bool,
+        args: Any = None,
     ) -> None:
-        task = client.submit(messages, model=model, **params)
+        """Submit a chat (``--async``) or video (``--video``) task; show its card, or ``--wait`` for it."""
+        video = bool(getattr(args, "video", False))
+        if video:
+            from .config import DEFAULT_VIDEO_MODEL
+
+            model = args.model or DEFAULT_VIDEO_MODEL
+            task = client.video(prompt, model=model)
+        else:
+            task = client.submit(messages, model=model, **params)
         reply = Reply(model, messages, local=local)
         reply.task_id = task.get("id")
         if self.shell is not None:
             self.shell.user_ns["_glm"] = reply
-        try:
-            from .tasks import get_store
+        from .tasks import get_store
 
-            get_store().record_submission(
-                task, kind="chat", model=model, prompt=prompt, base_url=client.base_url, local=local
+        store = get_store()
+        try:  # the id is stored before the first poll, so an interrupted --wait can be resumed
+            store.record_submission(
+                task,
+                kind="video" if video else "chat",
+                model=model,
+                prompt=prompt,
+                base_url=client.base_url,
+                local=local,
             )
         except Exception:  # the store is a convenience; the id is shown either way
             pass
-        _show_task(task)
+        if getattr(args, "wait", False):
+            return self._wait(store, client, task, args)
+        _show_task(task, client)
+
+    def _wait(self, store: Any, client: Any, task: dict[str, Any], args: Any) -> None:
+        """``--wait``: poll (1 s -> 10 s backoff) until done, then show it like a normal answer."""
+        from .errors import GLMError
+        from .polling import wait_for_task
+        from .tasks import FAIL, reply_from_record
+
+        task_id = str(task.get("id"))
+        try:
+            record = wait_for_task(store, client, task_id)
+        except KeyboardInterrupt:
+            render.show(
+                render.text_bundle(
+                    f"Stopped waiting; task {task_id} is still running: %glm tasks or %glm result"
+                )
+            )
+            raise
+        if record.get("status") == FAIL:
+            raise GLMError(f"task {task_id} failed: {record.get('error')}", hint="submit it again")
+        reply = reply_from_record(record)
+        if reply is None:  # a video: the card shows the player and the cover image
+            _show_task(record, client)
+            urls = [v.get("url") for v in (record.get("result") or {}).get("video_result") or []]
+            if args.output and self.shell is not None:
+                self.shell.user_ns[args.output] = urls[0] if urls else None
+            return
+        if self.shell is not None:
+            self.shell.user_ns["_glm"] = reply
+        self._count_usage(reply)
+        render.show(render.reply_bundle(reply, final=True))
+        if args.output and self.shell is not None:
+            self.shell.user_ns[args.output] = reply.text
 
     # -- backend: real API or the built-in server ---------------------------------------------------
     def _key(self) -> Secret | None:
@@ -543,8 +605,15 @@ def _widgets(name: str) -> Callable[..., Any]:
     return func
 
 
-def _show_task(task: dict[str, Any]) -> None:
-    """Show a submitted async task: its id and how to fetch it (the widgets work may replace this)."""
+def _show_task(task: dict[str, Any], client: Any = None) -> None:
+    """Show a submitted async task: the live card (widgets), else its id and how to fetch it."""
+    try:
+        from .widgets import show_task
+    except ImportError:
+        show_task = None
+    if show_task is not None and client is not None:
+        show_task(task, client)
+        return
     task_id = task.get("id", "?")
     status = task.get("task_status", "PROCESSING")
     render.show(
