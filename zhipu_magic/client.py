@@ -1,4 +1,4 @@
-"""``GLMClient``: a thin ``requests`` client for the GLM v4 API, and ``ChatStream`` for SSE answers.
+"""``GLMClient``: a thin ``requests`` client for the GLM v4 API (``ChatStream`` lives in ``stream``).
 
 Transport only: no IPython, no display. One ``requests.Session``; every request carries a
 ``(connect, read)`` timeout (requests has none by default); the Authorization header is added per
@@ -13,12 +13,9 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
-import re
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any
 
 import requests
@@ -39,20 +36,15 @@ from .errors import (
     APIConnectionError,
     APITimeoutError,
     GLMError,
-    IncompleteStreamError,
     MissingKeyError,
     StreamError,
-    error_from_error_object,
     error_from_response,
-    truncate,
 )
 from .retry import retry_delay, should_retry, sliced_sleep
-from .sse import Event, SSEDecoder
+from .stream import DRAIN_TIMEOUT, MAX_ERROR_BODY, READ_ERRORS, ChatStream, _errno_text, _is_timeout  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-MAX_ERROR_BODY = 64 * 1024  # bytes of an error body worth reading
-DRAIN_TIMEOUT = 0.5  # seconds to wait for the end of a stream after [DONE]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 Timeout = float | tuple[float, float]
 
@@ -80,16 +72,12 @@ def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
 
 
-def _errno_text(exc: BaseException) -> str:
-    """The useful tail of a urllib3/requests message ('[Errno 111] Connection refused')."""
-    text = str(exc)
-    found = re.findall(r"\[Errno -?\d+\] [^'\")]+", text)
-    if found:
-        return found[-1].strip()
-    for name in ("Read timed out", "Connection refused", "Connection reset", "Remote end closed"):
-        if name.lower() in text.lower():
-            return name
-    return type(exc).__name__
+def _chat_body(
+    messages: str | Mapping[str, Any] | list[Any], model: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON body of a chat call; ``stream`` is the caller's to set, ``None`` values are dropped."""
+    params.pop("stream", None)
+    return {"model": model, "messages": _messages(messages), **_clean(params)}
 
 
 def _is_connect_failure(exc: BaseException) -> bool:
@@ -117,215 +105,20 @@ def _is_connect_failure(exc: BaseException) -> bool:
     return False
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.Timeout):
-        return True
-    args = getattr(exc, "args", ())
-    return bool(args) and isinstance(args[0], (urllib3.exceptions.ReadTimeoutError, TimeoutError))
-
-
-def _read_capped(response: requests.Response, limit: int = MAX_ERROR_BODY) -> bytes:
-    """At most ``limit`` bytes of a body; a body that breaks half-way gives what arrived."""
+def _read_and_close(response: requests.Response, limit: int = MAX_ERROR_BODY) -> bytes:
+    """At most ``limit`` bytes of a body (a body that breaks half-way gives what arrived); the
+    response is closed here, so a failed one never lingers while we sleep or raise."""
     out = bytearray()
     try:
         for piece in response.iter_content(chunk_size=8192):
             out += piece
             if len(out) >= limit:
                 break
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
+    except READ_ERRORS:
         pass
+    finally:
+        response.close()
     return bytes(out[:limit])
-
-
-class ChatStream:
-    """The chunks of one streamed answer, each yielded as soon as its bytes arrive.
-
-    Owns the HTTP response and closes it on exhaustion, ``break`` (via ``close``/``__del__``/
-    ``with``), error and KeyboardInterrupt. What arrived so far stays in ``.text`` /
-    ``.reasoning``, and errors raised mid-stream carry it as ``.partial``.
-    """
-
-    def __init__(
-        self,
-        response: requests.Response,
-        *,
-        model: str | None = None,
-        scrub: Callable[[str], str] | None = None,
-    ) -> None:
-        self._response: requests.Response | None = response
-        self._raw = response.iter_content(chunk_size=None)  # each network read, never re-buffered
-        self._decoder = SSEDecoder()
-        self._queue: deque[dict[str, Any]] = deque()
-        self._scrub = scrub or (lambda s: s)
-        self._done = False
-        self.text = ""
-        self.reasoning = ""
-        self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.model = model
-        self.id: str | None = None
-        self.chunks = 0
-        self.interrupted = False
-        self.closed = False
-
-    # iteration -------------------------------------------------------------------------------
-    def __iter__(self) -> ChatStream:
-        return self
-
-    def __next__(self) -> dict[str, Any]:
-        while not self._queue:
-            if self._done or self.closed:
-                self.close()
-                raise StopIteration
-            self._pull()
-        return self._queue.popleft()
-
-    def _pull(self) -> None:
-        failure: GLMError | None = None
-        raw: bytes | None = None
-        try:
-            raw = next(self._raw)
-        except StopIteration:
-            raw = None
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            failure = self._transport_failure(exc)
-        except BaseException:  # KeyboardInterrupt while the read is blocked: close, then propagate
-            self.interrupted = True
-            self.close()
-            raise
-        if failure is not None:  # raised here, outside the except: no requests object in the chain
-            self.close()
-            raise failure
-        try:
-            if raw is None:
-                self._eof()
-                return
-            for event in self._decoder.feed(raw):
-                self._event(event)
-        except BaseException:
-            self.close()
-            raise
-
-    def _transport_failure(self, exc: BaseException) -> GLMError:
-        got = f"{len(self.text)} characters received"
-        if _is_timeout(exc):
-            cls: type[GLMError] = APITimeoutError
-            message = f"the stream stalled: no data within the read timeout ({got})"
-        else:
-            cls = IncompleteStreamError
-            reason = _errno_text(exc)
-            reason = "" if reason.endswith("Error") else f": {reason}"  # a bare class name says nothing
-            message = f"the connection dropped mid-stream{reason} ({got})"
-        return cls(self._scrub(message), partial=self.text)
-
-    def _eof(self) -> None:
-        self._decoder.close()
-        self.close()
-        if not self._done and self.finish_reason is None:
-            raise IncompleteStreamError(
-                f"the stream ended before [DONE] ({len(self.text)} characters received)", partial=self.text
-            )
-        self._done = True
-
-    def _event(self, event: Event) -> None:
-        if self._done:
-            return
-        data = event.data
-        if data.strip().startswith("[DONE]"):
-            self._done = True
-            return
-        try:
-            obj = jsonlib.loads(data)
-        except ValueError:
-            obj = _BAD
-        if obj is _BAD:
-            raise StreamError(
-                self._scrub(f"non-JSON data in the stream: {truncate(data, 120)!r}"), partial=self.text
-            )
-        if event.event == "error" or (isinstance(obj, Mapping) and obj.get("error")):
-            err_obj = obj.get("error", obj) if isinstance(obj, Mapping) else obj
-            request_id = obj.get("request_id") if isinstance(obj, Mapping) else None
-            err = error_from_error_object(err_obj, request_id=request_id, cls=StreamError, partial=self.text)
-            err.message = self._scrub(err.message)
-            raise err
-        if not isinstance(obj, Mapping) or not isinstance(obj.get("choices"), list):
-            raise StreamError(
-                self._scrub(f"a stream chunk without 'choices': {truncate(data, 120)!r}"), partial=self.text
-            )
-        self._absorb(obj)
-        self._queue.append(obj)  # type: ignore[arg-type]
-
-    def _absorb(self, chunk: Mapping[str, Any]) -> None:
-        self.chunks += 1
-        self.model = chunk.get("model") or self.model
-        self.id = chunk.get("id") or self.id
-        if isinstance(chunk.get("usage"), Mapping):
-            self.usage = dict(chunk["usage"])
-        for choice in chunk["choices"]:
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            if isinstance(delta, Mapping):
-                if isinstance(delta.get("content"), str):
-                    self.text += delta["content"]
-                if isinstance(delta.get("reasoning_content"), str):
-                    self.reasoning += delta["reasoning_content"]
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
-
-    # lifetime ---------------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the connection now (the server sees the disconnect and stops generating)."""
-        if self.closed:
-            return
-        self.closed = True
-        response, self._response = self._response, None
-        if response is not None:
-            if self._done:
-                self._drain(response)
-            try:
-                response.close()
-            except Exception:  # closing must never raise over the caller's own exception
-                pass
-
-    def _drain(self, response: requests.Response) -> None:
-        """After ``[DONE]`` read the chunked terminator (briefly), so the connection is reused
-        instead of being reset with unread bytes; never on break, error or interrupt."""
-        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
-        if sock is None:
-            return
-        try:
-            sock.settimeout(DRAIN_TIMEOUT)
-            left = MAX_ERROR_BODY
-            for piece in self._raw:
-                left -= len(piece)
-                if left <= 0:
-                    break
-        except Exception:  # a server that lingers after [DONE] just gets its connection closed
-            pass
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is KeyboardInterrupt:
-            self.interrupted = True
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
-
-    def __repr__(self) -> str:
-        state = "closed" if self.closed else "open"
-        return f"<ChatStream model={self.model!r} {state} chars={len(self.text)}>"
-
-
-_BAD = object()
 
 
 class GLMClient:
@@ -364,15 +157,12 @@ class GLMClient:
     def chat(self, messages: str | list[Any], model: str = DEFAULT_MODEL, **params: Any) -> dict[str, Any]:
         """One complete answer (``POST chat/completions``)."""
         timeout = params.pop("timeout", None)
-        params.pop("stream", None)
-        body = {"model": model, "messages": _messages(messages), **_clean(params)}
-        return self.request("POST", "chat/completions", body, timeout=timeout)
+        return self.request("POST", "chat/completions", _chat_body(messages, model, params), timeout=timeout)
 
     def stream(self, messages: str | list[Any], model: str = DEFAULT_MODEL, **params: Any) -> ChatStream:
         """A streamed answer; iterate it (or use ``with``) to get chunk dicts as they arrive."""
         timeout = params.pop("timeout", None)
-        params.pop("stream", None)
-        body = {"model": model, "messages": _messages(messages), **_clean(params), "stream": True}
+        body = {**_chat_body(messages, model, params), "stream": True}
         response = self._send("POST", "chat/completions", body, timeout=timeout, stream=True)
         content_type = response.headers.get("Content-Type", "").lower()
         if content_type and "text/event-stream" not in content_type:
@@ -381,9 +171,7 @@ class GLMClient:
 
     def submit(self, messages: str | list[Any], model: str = DEFAULT_MODEL, **params: Any) -> dict[str, Any]:
         """Start a background chat task (``POST async/chat/completions``); poll with ``result``."""
-        params.pop("stream", None)
-        body = {"model": model, "messages": _messages(messages), **_clean(params)}
-        return self.request("POST", "async/chat/completions", body)
+        return self.request("POST", "async/chat/completions", _chat_body(messages, model, params))
 
     def result(self, task_id: str) -> dict[str, Any]:
         """The state of an async task (``GET async-result/{id}``): PROCESSING, SUCCESS or FAIL."""
@@ -402,7 +190,7 @@ class GLMClient:
         failure: GLMError | None = None
         try:
             body = response.content
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        except READ_ERRORS as exc:
             cls = APITimeoutError if _is_timeout(exc) else APIConnectionError
             failure = cls(
                 self._scrub(f"the connection dropped while reading the response: {_errno_text(exc)}")
@@ -539,18 +327,12 @@ class GLMClient:
 
     def _failed(self, response: requests.Response) -> GLMError:
         """The error for a non-2xx response, which is read (capped) and closed here."""
-        try:
-            body = _read_capped(response)
-        finally:
-            response.close()  # every failed response is closed before we sleep or raise
+        body = _read_and_close(response)
         return self._scrubbed(error_from_response(response.status_code, body, response.headers))
 
     def _not_a_stream(self, response: requests.Response, content_type: str) -> GLMError:
         """A 2xx answer to ``stream=True`` that is not SSE: a JSON error or a proxy's HTML page."""
-        try:
-            body = _read_capped(response)
-        finally:
-            response.close()
+        body = _read_and_close(response)
         err = error_from_response(response.status_code, body, response.headers)
         if err.code is None:
             err = StreamError(f"expected an event stream, got {content_type}: {err.message}")

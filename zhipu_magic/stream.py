@@ -1,0 +1,247 @@
+"""``ChatStream``: the payload layer of a streamed answer, over the byte-level SSE decoder.
+
+SSE events become chunk dicts (JSON per event, each yielded as soon as its bytes arrive); ``[DONE]``
+ends the stream; an in-band ``{"error": ...}`` frame, non-JSON data or a chunk without ``choices``
+is a typed :class:`~zhipu_magic.errors.StreamError`; EOF without ``[DONE]`` and without a finish
+reason is an :class:`~zhipu_magic.errors.IncompleteStreamError`. The text received so far stays on
+the stream and rides on every error as ``.partial``. No retries here: a stream is never retried once
+its first byte was read (the retry loop is :class:`~zhipu_magic.client.GLMClient`'s).
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import re
+from collections import deque
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+import requests
+import urllib3.exceptions
+
+from .errors import (
+    APITimeoutError,
+    GLMError,
+    IncompleteStreamError,
+    StreamError,
+    error_from_error_object,
+    truncate,
+)
+from .sse import Event, SSEDecoder
+
+MAX_ERROR_BODY = 64 * 1024  # bytes of an error body worth reading (and of a stream's tail to drain)
+DRAIN_TIMEOUT = 0.5  # seconds to wait for the end of a stream after [DONE]
+# What reading a response body can raise once the request was sent.
+READ_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+_BAD = object()  # "not JSON": a sentinel, so the error is raised outside the ``except``
+
+
+def _errno_text(exc: BaseException) -> str:
+    """The useful tail of a urllib3/requests message ('[Errno 111] Connection refused')."""
+    text = str(exc)
+    found = re.findall(r"\[Errno -?\d+\] [^'\")]+", text)
+    if found:
+        return found[-1].strip()
+    for name in ("Read timed out", "Connection refused", "Connection reset", "Remote end closed"):
+        if name.lower() in text.lower():
+            return name
+    return type(exc).__name__
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    args = getattr(exc, "args", ())
+    return bool(args) and isinstance(args[0], (urllib3.exceptions.ReadTimeoutError, TimeoutError))
+
+
+class ChatStream:
+    """The chunks of one streamed answer, each yielded as soon as its bytes arrive.
+
+    Owns the HTTP response and closes it on exhaustion, ``break`` (via ``close``/``__del__``/
+    ``with``), error and KeyboardInterrupt. What arrived so far stays in ``.text`` /
+    ``.reasoning``, and errors raised mid-stream carry it as ``.partial``.
+    """
+
+    def __init__(
+        self,
+        response: requests.Response,
+        *,
+        model: str | None = None,
+        scrub: Callable[[str], str] | None = None,
+    ) -> None:
+        self._response: requests.Response | None = response
+        self._raw = response.iter_content(chunk_size=None)  # each network read, never re-buffered
+        self._decoder = SSEDecoder()
+        self._queue: deque[dict[str, Any]] = deque()
+        self._scrub = scrub or (lambda s: s)
+        self._done = False
+        self.text = ""
+        self.reasoning = ""
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.model = model
+        self.id: str | None = None
+        self.chunks = 0
+        self.interrupted = False
+        self.closed = False
+
+    # iteration -------------------------------------------------------------------------------
+    def __iter__(self) -> ChatStream:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        while not self._queue:
+            if self._done or self.closed:
+                self.close()
+                raise StopIteration
+            self._pull()
+        return self._queue.popleft()
+
+    def _pull(self) -> None:
+        failure: GLMError | None = None
+        raw: bytes | None = None
+        try:
+            raw = next(self._raw)
+        except StopIteration:
+            raw = None
+        except READ_ERRORS as exc:
+            failure = self._transport_failure(exc)
+        except BaseException:  # KeyboardInterrupt while the read is blocked: close, then propagate
+            self.interrupted = True
+            self.close()
+            raise
+        if failure is not None:  # raised here, outside the except: no requests object in the chain
+            self.close()
+            raise failure
+        try:
+            if raw is None:
+                self._eof()
+                return
+            for event in self._decoder.feed(raw):
+                self._event(event)
+        except BaseException:
+            self.close()
+            raise
+
+    def _transport_failure(self, exc: BaseException) -> GLMError:
+        got = f"{len(self.text)} characters received"
+        if _is_timeout(exc):
+            cls: type[GLMError] = APITimeoutError
+            message = f"the stream stalled: no data within the read timeout ({got})"
+        else:
+            cls = IncompleteStreamError
+            reason = _errno_text(exc)
+            reason = "" if reason.endswith("Error") else f": {reason}"  # a bare class name says nothing
+            message = f"the connection dropped mid-stream{reason} ({got})"
+        return cls(self._scrub(message), partial=self.text)
+
+    def _eof(self) -> None:
+        self._decoder.close()
+        self.close()
+        if not self._done and self.finish_reason is None:
+            raise IncompleteStreamError(
+                f"the stream ended before [DONE] ({len(self.text)} characters received)", partial=self.text
+            )
+        self._done = True
+
+    def _event(self, event: Event) -> None:
+        if self._done:
+            return
+        data = event.data
+        if data.strip().startswith("[DONE]"):
+            self._done = True
+            return
+        try:
+            obj = jsonlib.loads(data)
+        except ValueError:
+            obj = _BAD
+        if obj is _BAD:
+            raise StreamError(
+                self._scrub(f"non-JSON data in the stream: {truncate(data, 120)!r}"), partial=self.text
+            )
+        if event.event == "error" or (isinstance(obj, Mapping) and obj.get("error")):
+            err_obj = obj.get("error", obj) if isinstance(obj, Mapping) else obj
+            request_id = obj.get("request_id") if isinstance(obj, Mapping) else None
+            err = error_from_error_object(err_obj, request_id=request_id, cls=StreamError, partial=self.text)
+            err.message = self._scrub(err.message)
+            raise err
+        if not isinstance(obj, Mapping) or not isinstance(obj.get("choices"), list):
+            raise StreamError(
+                self._scrub(f"a stream chunk without 'choices': {truncate(data, 120)!r}"), partial=self.text
+            )
+        self._absorb(obj)
+        self._queue.append(obj)  # type: ignore[arg-type]
+
+    def _absorb(self, chunk: Mapping[str, Any]) -> None:
+        self.chunks += 1
+        self.model = chunk.get("model") or self.model
+        self.id = chunk.get("id") or self.id
+        if isinstance(chunk.get("usage"), Mapping):
+            self.usage = dict(chunk["usage"])
+        for choice in chunk["choices"]:
+            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if isinstance(delta, Mapping):
+                if isinstance(delta.get("content"), str):
+                    self.text += delta["content"]
+                if isinstance(delta.get("reasoning_content"), str):
+                    self.reasoning += delta["reasoning_content"]
+            if choice.get("finish_reason"):
+                self.finish_reason = str(choice["finish_reason"])
+
+    # lifetime ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection now (the server sees the disconnect and stops generating)."""
+        if self.closed:
+            return
+        self.closed = True
+        response, self._response = self._response, None
+        if response is not None:
+            if self._done:
+                self._drain(response)
+            try:
+                response.close()
+            except Exception:  # closing must never raise over the caller's own exception
+                pass
+
+    def _drain(self, response: requests.Response) -> None:
+        """After ``[DONE]`` read the chunked terminator (briefly), so the connection is reused
+        instead of being reset with unread bytes; never on break, error or interrupt."""
+        sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+        if sock is None:
+            return
+        try:
+            sock.settimeout(DRAIN_TIMEOUT)
+            left = MAX_ERROR_BODY
+            for piece in self._raw:
+                left -= len(piece)
+                if left <= 0:
+                    break
+        except Exception:  # a server that lingers after [DONE] just gets its connection closed
+            pass
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is KeyboardInterrupt:
+            self.interrupted = True
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<ChatStream model={self.model!r} {state} chars={len(self.text)}>"
+
+
+__all__ = ["ChatStream"]
