@@ -85,10 +85,12 @@ def test_glm_answer_streams_progressively(lab: Any) -> None:
 
 
 def test_task_panel_submit_and_refresh(lab: Any) -> None:
-    name = lab.notebook("tasks.ipynb", ["%load_ext zhipu_magic", "%glm tasks"])
+    name = lab.notebook(
+        "tasks.ipynb", ["%load_ext zhipu_magic", "%glm tasks", "%%glm --async\nWhat does a task card show?"]
+    )
     lab.open(name)
     lab.run_all()
-    lab.wait_done(2)
+    lab.wait_done(3)
     panel = lab.cell(1).locator(".zm-task-panel")
     panel.wait_for()
     refresh = panel.locator(".widget-button", has_text="Refresh")
@@ -128,8 +130,21 @@ def test_task_panel_submit_and_refresh(lab: Any) -> None:
     expect(newest.locator(".zm-badge")).to_have_text("SUCCESS")
     expect(newest.locator(".zm-footer")).to_contain_text("task ")
     lab.page.evaluate("() => window.jupyterapp.commands.execute('application:toggle-left-area')")
-    lab.wait_done(2)
+    lab.wait_done(3)
     shot = lab.screenshot("task_panel.png")
+    lab.copy_to_docs(shot)
+
+    # the %%glm --async card: its own Refresh brings the rendered answer
+    card = lab.cell(2).locator(".zm-task-card")
+    expect(card.locator(".zm-badge")).to_have_text("PROCESSING")
+    for _ in range(10):
+        card.locator(".widget-button", has_text="Refresh").click()
+        if card.locator(".zm-badge-success").count():
+            break
+        lab.page.wait_for_timeout(500)
+    expect(card.locator(".zhipu-magic-reply .zm-footer")).to_contain_text("task ")
+    card.scroll_into_view_if_needed()
+    shot = lab.screenshot("task_card.png")
     lab.copy_to_docs(shot)
     assert lab.page.dialogs == []
 
