@@ -1,10 +1,10 @@
 """The one display layer: model text -> safe HTML, mime bundles, and throttled live updates.
 
 Model output is untrusted. JupyterLab trusts output produced in the running session, so raw HTML
-inside Markdown would become live markup. We therefore render Markdown to HTML ourselves with
-markdown-it-py (raw HTML disabled, only http/https/mailto links, images as plain links, math kept
-verbatim and escaped for the front end's MathJax) and publish raw ``{"text/html", "text/plain"}``
-bundles. Never ``IPython.display.Markdown/HTML`` on model text: they fetch a text that starts with
+inside Markdown would become live markup. We therefore render Markdown to HTML ourselves
+(:mod:`zhipu_magic.markdown`, re-exported here as ``safe_markdown_html`` / ``escape``: raw HTML
+disabled, only http/https/mailto links, images as plain links, math kept verbatim and escaped for
+the front end's MathJax) and publish raw ``{"text/html", "text/plain"}`` bundles. Never ``IPython.display.Markdown/HTML`` on model text: they fetch a text that starts with
 ``http`` and read one that names a file. Never ``text/markdown``: front ends render HTML inside it.
 
 Magics and widgets share :func:`reply_html` / :func:`reply_bundle`; :class:`LiveDisplay` is the
@@ -14,20 +14,15 @@ final render), or plain streamed text in terminal IPython.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
 from typing import Any
 
+from .markdown import _markdown, escape, safe_markdown_html
 from .reply import Reply
-
-_SAFE_SCHEME = re.compile(r"^(?:https?|mailto):", re.IGNORECASE)
-_DOLLAR = '<span class="tex2jax_ignore">$</span>'  # a literal $ MathJax must not pair up
 
 FINISH_NOTES = {
     "length": "The answer hit the token limit (finish_reason=length) and is cut off; raise --max-tokens.",
@@ -35,174 +30,6 @@ FINISH_NOTES = {
     "network_error": "The model failed while answering (finish_reason=network_error); run the cell again.",
     "tool_calls": "The model asked to call a tool (finish_reason=tool_calls); see _glm.tool_calls.",
 }
-
-
-_SCHEME_TEXT = re.compile(r"(javascript|vbscript|data)(:)", re.IGNORECASE)
-
-
-def escape(text: str) -> str:
-    """HTML-escape text, quotes included (safe in element bodies and attribute values).
-
-    ``=`` and the ``:`` of ``javascript:``-like schemes become character references too: the page
-    shows the same text, and nothing downstream that scans the HTML (a sanitizer, a test, a proxy)
-    ever sees ``onerror=`` or ``javascript:`` in it.
-    """
-    out = html.escape(text, quote=True).replace("=", "&#61;")
-    return _SCHEME_TEXT.sub(r"\1&#58;", out) if ":" in out else out
-
-
-# -- Markdown ---------------------------------------------------------------------------------
-def _safe_link(url: str) -> bool:
-    # Allow-list, after markdown-it decoded entities and percent-encoded control characters, so
-    # "JaVaScRiPt:", "&#106;avascript:" and "java\tscript:" all fail.
-    return bool(_SAFE_SCHEME.match(url.strip()))
-
-
-def _math_inline(state: Any, silent: bool) -> bool:
-    """``$..$``, ``$$..$$``, ``\\(..\\)``, ``\\[..\\]`` inside a paragraph, kept verbatim."""
-    src, pos, end = state.src, state.pos, state.posMax
-    ch = src[pos]
-    if ch == "$":
-        if src.startswith("$$", pos):
-            close = src.find("$$", pos + 2, end)
-            if close < 0 or close == pos + 2:
-                return False
-            stop = close + 2
-        else:
-            # Pandoc's rule, so "$5 and $10" stays text: no space inside the delimiters and no
-            # digit right after the closing one.
-            if pos + 1 >= end or src[pos + 1].isspace():
-                return False
-            close = pos + 1
-            while True:
-                close = src.find("$", close, end)
-                if close < 0:
-                    return False
-                if src[close - 1] == "\\":
-                    close += 1
-                    continue
-                break
-            if src[close - 1].isspace() or (close + 1 < end and src[close + 1].isdigit()):
-                return False
-            stop = close + 1
-    elif ch == "\\" and pos + 1 < end and src[pos + 1] in "([":
-        closer = "\\)" if src[pos + 1] == "(" else "\\]"
-        close = src.find(closer, pos + 2, end)
-        if close < 0:
-            return False
-        stop = close + 2
-    else:
-        return False
-    if not silent:
-        token = state.push("math_inline", "", 0)
-        token.content = src[pos:stop]
-    state.pos = stop
-    return True
-
-
-def _math_block(state: Any, start: int, end: int, silent: bool) -> bool:
-    """A ``$$`` or ``\\[`` block on its own lines, kept verbatim up to its closing delimiter."""
-    begin = state.bMarks[start] + state.tShift[start]
-    if state.sCount[start] - state.blkIndent >= 4:
-        return False
-    first = state.src[begin : state.eMarks[start]]
-    if first.startswith("$$"):
-        closer = "$$"
-    elif first.startswith("\\["):
-        closer = "\\]"
-    else:
-        return False
-    line = start
-    head = first.rstrip()
-    if closer in head[2:-2] if head.endswith(closer) else closer in head[2:]:
-        return False  # "$$x$$ and more": inline math in a paragraph
-    if not (len(head) > 4 and head.endswith(closer)):  # not open-and-close on one line
-        line = start + 1
-        while True:
-            if line >= end or state.isEmpty(line):
-                return False  # TeX display math never holds a blank line: not math after all
-            text = state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]].rstrip()
-            if text.endswith(closer):
-                break
-            line += 1
-    if silent:
-        return True
-    token = state.push("math_block", "div", 0)
-    token.block = True
-    token.content = state.src[begin : state.eMarks[line]]
-    token.map = [start, line + 1]
-    state.line = line + 1
-    return True
-
-
-@lru_cache(maxsize=1)
-def _markdown() -> Any:
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable(["table", "strikethrough"])
-    md.validateLink = _safe_link  # type: ignore[method-assign]
-    md.inline.ruler.before("escape", "math_inline", _math_inline)
-    md.block.ruler.before(
-        "fence", "math_block", _math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]}
-    )
-
-    def text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return escape(tokens[idx].content).replace("$", _DOLLAR)
-
-    def raw_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return escape(tokens[idx].content)  # never produced with html=False; escaped regardless
-
-    def code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return f"<code>{escape(tokens[idx].content)}</code>"
-
-    def code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        token = tokens[idx]
-        info = (token.info or "").strip().split(maxsplit=1)
-        lang = f' class="language-{escape(info[0])}"' if info else ""
-        return f"<pre><code{lang}>{escape(token.content)}</code></pre>\n"
-
-    def math_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return f'<span class="zm-math">{escape(tokens[idx].content)}</span>'
-
-    def math_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return f'<div class="zm-math">{escape(tokens[idx].content)}</div>\n'
-
-    def link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        tokens[idx].attrSet("target", "_blank")
-        tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
-        return self.renderToken(tokens, idx, options, env)
-
-    def image(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        # Images are never fetched (a remote image leaks data through its URL): a plain link.
-        token = tokens[idx]
-        alt = self.renderInlineAsText(token.children or [], options, env) or "image"
-        src = token.attrGet("src") or ""
-        label = escape(f"[image: {alt}]")
-        if src and _safe_link(src):
-            href = html.escape(src, quote=True)
-            return f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>'
-        return label
-
-    for name, rule in (
-        ("text", text),
-        ("html_block", raw_html),
-        ("html_inline", raw_html),
-        ("code_inline", code_inline),
-        ("code_block", code_block),
-        ("fence", code_block),
-        ("math_inline", math_inline),
-        ("math_block", math_block),
-        ("link_open", link_open),
-        ("image", image),
-    ):
-        md.add_render_rule(name, rule)
-    return md
-
-
-def safe_markdown_html(text: str) -> str:
-    """Markdown -> an HTML fragment that is safe to show though the text is untrusted."""
-    return _markdown().render(text)
 
 
 # -- replies ----------------------------------------------------------------------------------
