@@ -1,0 +1,649 @@
+"""The local server's HTTP side: the request handler (routing, auth, validation, SSE streaming and
+injected faults) and the threading HTTP server it runs in.
+
+What each endpoint, directive and error does is documented in :mod:`zhipu_magic.server`, which owns
+the state the handler shares (:class:`~zhipu_magic.server.LocalServer`: records, tasks, attempts).
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import select
+import socket
+import sys
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from . import answers
+from .models import MODELS, ModelInfo, get_model
+
+if TYPE_CHECKING:
+    from .server import LocalServer
+
+PREFIX = "/api/paas/v4"
+ASSETS = Path(__file__).with_name("assets")
+JSON_TYPE = "application/json; charset=UTF-8"
+SSE_TYPE = "text/event-stream;charset=UTF-8"
+_ASSET_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg"}
+_FAULTS = {
+    "auth", "bad_param", "filter", "rate_limit", "rate_limit_ms", "balance", "daily", "server_error",
+    "unavailable", "bad_gateway", "slow_first", "stall", "drop", "error_frame", "garbage", "no_choices",
+    "no_done", "sensitive", "length", "hostile", "task_fail",
+}  # fmt: skip
+_ROLES = {"system", "user", "assistant", "tool", "function", "observation"}
+_BAD_GATEWAY_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+class _Fail(Exception):
+    """An API error to send as ``{"error": {...}}``; raised anywhere in request handling."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers: dict[str, str] = extra.pop("headers", {})
+        self.html: bytes | None = extra.pop("html", None)  # a proxy's page instead of JSON
+        self.extra = extra
+
+
+class _Disconnected(Exception):
+    """The streaming client went away."""
+
+
+def _new_id() -> str:
+    """Modern-style ids: ``yyyyMMddHHmmss`` + 16 hex (30 chars)."""
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + uuid.uuid4().hex[:16]
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    """True when the client has closed its end (readable with EOF, or reset)."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        if not readable:
+            return False
+        return conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+    app: LocalServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up is normal here; anything else is still reported."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "zhipu-magic-local/0.1"
+    server: _HTTPServer
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.app._lock:
+            self.server.app._conns.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.app._lock:
+            self.server.app._conns.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        """Quiet: tests and notebooks do not want access logs on stderr."""
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        self._send(status, _dumps(obj), JSON_TYPE, headers)
+
+    def _send_error(self, err: _Fail) -> None:
+        if err.html is not None:
+            return self._send(err.status, err.html, "text/html", err.headers)
+        body: dict[str, Any] = dict(err.extra)
+        body["error"] = {"code": err.code, "message": err.message}
+        body["request_id"] = _new_id()
+        self._send_json(err.status, body, err.headers)
+
+    # -- routing -----------------------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        app = self.server.app
+        path = urlsplit(self.path).path
+        raw = self._read_body() if method in ("POST", "PUT") else b""
+        body: dict[str, Any] | None = None
+        bad_json = False
+        if raw.strip():
+            try:
+                parsed = json.loads(raw)
+                body = parsed if isinstance(parsed, dict) else None
+                bad_json = body is None
+            except ValueError:
+                bad_json = True
+        app._record(method, path, body)
+        try:
+            if not path.startswith(PREFIX + "/"):
+                raise _Fail(404, "1222", f"API not found: {path}")
+            route = path[len(PREFIX) + 1 :].strip("/")
+            if method in ("GET", "HEAD") and route.startswith("files/"):
+                return self._asset(route[len("files/") :])
+            self._auth()
+            if bad_json:
+                raise _Fail(400, "1210", "The request body is not a valid JSON object.")
+            body = body or {}
+            if method == "POST" and route == "chat/completions":
+                return self._chat(body, raw, async_=False)
+            if method == "POST" and route == "async/chat/completions":
+                return self._chat(body, raw, async_=True)
+            if method == "GET" and route.startswith("async-result/"):
+                return self._result(route[len("async-result/") :])
+            if method == "POST" and route == "videos/generations":
+                return self._video(body, raw)
+            if method == "POST" and route == "images/generations":
+                return self._image(body)
+            if method == "POST" and route == "embeddings":
+                return self._embeddings(body)
+            if method == "POST" and route == "tokenizer":
+                return self._tokenizer(body)
+            if method == "GET" and route == "models":
+                return self._models()
+            raise _Fail(404, "1222", f"API not found: {method} {path}")
+        except _Fail as err:
+            self._send_error(err)
+        except _Disconnected:  # the client left while we were waiting to answer
+            self._client_left()
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close_connection = True
+        except Exception as exc:  # a bug here must look like a server error, not a hung socket
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send_error(_Fail(500, "500", f"Local server error: {type(exc).__name__}: {exc}"))
+
+    def _auth(self) -> None:
+        header = (self.headers.get("Authorization") or "").strip()
+        token = header[7:].strip() if header[:7].lower() == "bearer " else header
+        if not token or token.lower() == "bearer":
+            raise _Fail(
+                401, "1001", "The Authorization header is missing; send 'Authorization: Bearer <key>'."
+            )
+        key = self.server.app.api_key
+        if key is None or hmac.compare_digest(token.encode(), key.encode()):
+            return
+        if token.count(".") == 2:
+            _check_jwt(token, key)
+            return
+        raise _Fail(401, "1000", "Authentication failed: the API key is not valid.")
+
+    def _asset(self, name: str) -> None:
+        file = ASSETS / name
+        if "/" in name or name.startswith(".") or not file.is_file():
+            raise _Fail(404, "1222", f"File not found: {name}")
+        data = file.read_bytes()
+        ctype = _ASSET_TYPES.get(file.suffix, "application/octet-stream")
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": "max-age=3600"}
+        rng = self.headers.get("Range", "")
+        if rng.startswith("bytes=") and "," not in rng:
+            start_s, _, end_s = rng[6:].partition("-")
+            try:
+                if start_s:
+                    start, end = int(start_s), int(end_s) if end_s else len(data) - 1
+                else:
+                    start, end = max(0, len(data) - int(end_s)), len(data) - 1
+            except ValueError:
+                start, end = 0, len(data) - 1
+            end = min(end, len(data) - 1)
+            if start <= end:
+                headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+                return self._send(206, data[start : end + 1], ctype, headers)
+        self._send(200, data, ctype, headers)
+
+    # -- chat ------------------------------------------------------------------------------------
+
+    def _model(self, body: dict[str, Any], kind: str) -> ModelInfo:
+        name = body.get("model")
+        if name is None or name == "":
+            raise _Fail(400, "1213", "The model parameter was not received.")
+        if not isinstance(name, str):
+            raise _Fail(400, "1214", "Invalid parameter model: must be a string.")
+        info = get_model(name)
+        if info is None:
+            raise _Fail(400, "1211", "Unknown Model, please check the model code.")
+        if info.kind != kind:
+            raise _Fail(
+                400,
+                "1212",
+                f"The model {name} does not support this API ({kind}); it is a {info.kind} model.",
+            )
+        return info
+
+    def _chat(self, body: dict[str, Any], raw: bytes, *, async_: bool) -> None:
+        info = self._model(body, "chat")
+        stream = body.get("stream")
+        if stream not in (None, True, False):
+            raise _Fail(400, "1214", "Invalid parameter stream: must be a boolean.")
+        if async_ and not info.async_ or stream and not info.stream:
+            raise _Fail(400, "1212", f"The model {info.name} does not support this call method.")
+        messages = _validate_chat(body)
+        last_user = next(m for m in reversed(messages) if m.get("role") == "user")
+        prompt, directives = answers.parse_directives(answers.text_of(last_user.get("content")))
+        self._faults(directives, raw)
+        plan = answers.plan_reply(info, body, messages, prompt, directives)
+        rid = _request_id(body)
+        cid = _new_id()
+        if async_:
+            result: dict[str, Any] = {"model": info.name, "id": cid, "request_id": rid or cid}
+            if directives.fault("task_fail"):
+                result["task_status"] = "FAIL"
+            else:
+                result.update(_completion(plan, cid, rid), task_status="SUCCESS")
+            self.server.app._add_task(cid, rid or cid, info.name, result)
+            return self._send_json(
+                200, {"model": info.name, "id": cid, "request_id": rid or cid, "task_status": "PROCESSING"}
+            )
+        if stream:
+            return self._stream(plan, cid)
+        if directives.fault("drop"):
+            return self._hang_up()
+        self._send_json(200, _completion(plan, cid, rid))
+
+    def _hang_up(self) -> None:
+        """Close the socket abruptly, without a response or the chunked terminator."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _origin(self) -> str:
+        """Scheme and authority the client used, so asset URLs work through port mappings too."""
+        app = self.server.app
+        host = self.headers.get("Host") or f"{app.host}:{app.port}"
+        return f"http://{host}"
+
+    def _faults(self, d: answers.Directives, raw: bytes) -> None:
+        """Apply request-level faults: errors before any byte of the answer."""
+        app = self.server.app
+        unknown = sorted(set(d.faults) - _FAULTS) + d.errors
+        if unknown:
+            raise _Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
+        if d.fault("slow_first"):
+            app._sleep(_float(d.arg("slow_first"), 1.0), self.connection)
+        if d.fault("auth"):
+            raise _Fail(401, "1000", "Authentication failed (injected fault).")
+        if d.fault("bad_param"):
+            raise _Fail(400, "1214", "Invalid parameter (injected fault).")
+        if d.fault("filter"):
+            raise _Fail(
+                400,
+                "1301",
+                "The input may contain unsafe or sensitive content (injected fault).",
+                contentFilter=[{"level": 1, "role": "user"}],
+            )
+        if d.fault("balance"):
+            raise _Fail(429, "1113", "Your account is in arrears: insufficient balance, please recharge.")
+        if d.fault("daily"):
+            raise _Fail(429, "1304", "The daily call limit for this API has been reached.")
+        key = hashlib.sha256(self.path.encode() + b"\0" + raw).hexdigest()
+        limits = {
+            "rate_limit": 1,
+            "rate_limit_ms": 1,
+            "server_error": _int(d.arg("server_error"), 1),
+            "unavailable": _int(d.arg("unavailable"), 1),
+            "bad_gateway": _int(d.arg("bad_gateway"), 10**9),
+        }
+        active = [n for n in limits if d.fault(n)]
+        if not active:
+            return
+        attempt = app._attempt(key)
+        for name in active:
+            if attempt > limits[name]:
+                continue
+            if name in ("rate_limit", "rate_limit_ms"):
+                header, default = ("Retry-After", "1") if name == "rate_limit" else ("retry-after-ms", "1000")
+                raise _Fail(
+                    429, "1302", "Too many concurrent requests; please retry later.",
+                    headers={header: d.arg(name) or default},
+                )  # fmt: skip
+            if name == "server_error":
+                raise _Fail(500, "500", "Internal server error (injected fault).")
+            if name == "unavailable":
+                raise _Fail(503, "1305", "The service is temporarily overloaded (injected fault).")
+            raise _Fail(502, "502", "Bad Gateway", html=_BAD_GATEWAY_HTML)
+        app._succeeded(key)
+
+    def _stream(self, plan: answers.Plan, cid: str) -> None:
+        app = self.server.app
+        d = plan.directives
+        created = int(time.time())
+        head = {"id": cid, "created": created, "object": "chat.completion.chunk", "model": plan.model}
+        self.send_response(200)
+        self.send_header("Content-Type", SSE_TYPE)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        times: list[float] = []
+        app.last_write_times = times
+        conn = self.connection
+        start = time.monotonic()
+        sent = 0
+
+        def write(payload: bytes) -> None:
+            if _peer_closed(conn):
+                raise _Disconnected()
+            frame = b"data: " + payload + b"\n\n"
+            self.wfile.write(b"%X\r\n" % len(frame) + frame + b"\r\n")
+            self.wfile.flush()
+            times.append(time.perf_counter())
+
+        def pace() -> None:
+            nonlocal sent
+            if sent:
+                if d.interval is not None:
+                    app._sleep(d.interval, conn)
+                elif app.token_rate > 0:
+                    app._sleep(start + sent / app.token_rate - time.monotonic(), conn)
+            sent += 1
+
+        def delta(**kw: Any) -> bytes:
+            return _dumps({**head, "choices": [{"index": 0, "delta": {"role": "assistant", **kw}}]})
+
+        try:
+            for piece in plan.reasoning:
+                pace()
+                write(delta(reasoning_content=piece))
+            half = len(plan.content) // 2
+            for i, piece in enumerate(plan.content):
+                if i == half and self._midstream(d, head, write):
+                    return
+                pace()
+                write(delta(content=piece))
+            if not plan.content and self._midstream(d, head, write):
+                return
+            if plan.tool_calls:
+                pace()
+                write(delta(tool_calls=plan.tool_calls))
+            if d.fault("no_done") and d.arg("no_done") != "finish":
+                return self._end_chunks()
+            pace()
+            final = {
+                "index": 0,
+                "finish_reason": plan.finish_reason,
+                "delta": {"role": "assistant", "content": ""},
+            }
+            write(_dumps({**head, "choices": [final], "usage": plan.usage()}))
+            if not d.fault("no_done"):
+                write(b"[DONE]")
+            self._end_chunks()
+        except (_Disconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self._client_left()
+
+    def _client_left(self) -> None:
+        """A client that went away mid-answer: count it (unless the server itself is stopping)."""
+        self.close_connection = True
+        if not self.server.app._stopping.is_set():
+            self.server.app._note_disconnect()
+
+    def _midstream(self, d: answers.Directives, head: dict[str, Any], write: Any) -> bool:
+        """Stream faults that strike halfway; True when the stream is over."""
+        if d.fault("stall"):
+            self.server.app._sleep(_float(d.arg("stall"), 5.0), self.connection)
+        if d.fault("drop"):
+            self._hang_up()
+            return True
+        if d.fault("error_frame"):
+            error = {
+                "code": d.arg("error_frame") or "1301",
+                "message": "An error occurred during generation (injected).",
+            }
+            frame = _dumps({"error": error})
+        elif d.fault("garbage"):
+            frame = b"this is not json"
+        elif d.fault("no_choices"):
+            frame = _dumps({**head, "note": "no choices here"})
+        else:
+            return False
+        write(frame)  # the last frame: the body ends right after it
+        self._end_chunks()
+        return True
+
+    def _end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _result(self, task_id: str) -> None:
+        app = self.server.app
+        if app.poll_delay > 0:
+            app._sleep(app.poll_delay)
+        result = app._poll(task_id)
+        if result is None:
+            raise _Fail(404, "1222", f"Task not found: {task_id}")
+        self._send_json(200, result)
+
+    # -- other endpoints ---------------------------------------------------------------------------
+
+    def _video(self, body: dict[str, Any], raw: bytes) -> None:
+        info = self._model(body, "video")
+        prompt = body.get("prompt")
+        if prompt is not None and not isinstance(prompt, str):
+            raise _Fail(400, "1214", "Invalid parameter prompt: must be a string.")
+        if not prompt and not body.get("image_url"):
+            raise _Fail(
+                400, "1213", "The prompt parameter was not received (prompt or image_url is required)."
+            )
+        prompt, directives = answers.parse_directives(prompt or "")
+        if len(prompt) > 512:
+            raise _Fail(400, "1214", "Invalid parameter prompt: at most 512 characters.")
+        self._faults(directives, raw)
+        rid = _request_id(body)
+        tid = _new_id()
+        task = {"model": info.name, "id": tid, "request_id": rid or tid}
+        result = dict(task)
+        if directives.fault("task_fail"):
+            result["task_status"] = "FAIL"
+        else:
+            base = f"{self._origin()}{PREFIX}/files"
+            result["task_status"] = "SUCCESS"
+            result["video_result"] = [{"url": f"{base}/sample.mp4", "cover_image_url": f"{base}/cover.png"}]
+        self.server.app._add_task(tid, rid or tid, info.name, result)
+        self._send_json(200, {**task, "task_status": "PROCESSING"})
+
+    def _image(self, body: dict[str, Any]) -> None:
+        self._model(body, "image")
+        if not isinstance(body.get("prompt"), str) or not body["prompt"]:
+            raise _Fail(400, "1213", "The prompt parameter was not received.")
+        url = f"{self._origin()}{PREFIX}/files/cover.png"
+        self._send_json(200, {"created": int(time.time()), "data": [{"url": url}]})
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        info = self._model(body, "embedding")
+        inp = body.get("input")
+        texts = [inp] if isinstance(inp, str) else inp
+        if not texts or not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            raise _Fail(400, "1213", "The input parameter was not received (a string or a list of strings).")
+        dims = body.get("dimensions")
+        if dims is None:
+            dims = 1024 if info.name == "embedding-2" else 2048
+        if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 4096:
+            raise _Fail(400, "1214", "Invalid parameter dimensions.")
+        data = [
+            {"index": i, "object": "embedding", "embedding": answers.embedding_for(t, dims)}
+            for i, t in enumerate(texts)
+        ]
+        n = sum(answers.count_tokens(t) for t in texts)
+        usage = {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n}
+        self._send_json(200, {"model": info.name, "object": "list", "data": data, "usage": usage})
+
+    def _tokenizer(self, body: dict[str, Any]) -> None:
+        self._model(body, "chat")
+        messages = _validate_chat(body)
+        rid = _new_id()
+        usage = {"prompt_tokens": answers.prompt_tokens(messages)}
+        self._send_json(200, {"id": rid, "created": int(time.time()), "request_id": rid, "usage": usage})
+
+    def _models(self) -> None:
+        data = [
+            {"id": m.name, "object": "model", "created": 1735689600, "owned_by": "z-ai"}
+            for m in MODELS.values()
+        ]
+        self._send_json(200, {"object": "list", "data": data})
+
+
+# --- request validation and answer planning (pure) ---------------------------------------------
+
+
+def _validate_chat(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Check the chat fields the real API checks; explicit nulls mean "not given"."""
+    messages = body.get("messages")
+    if messages is None:
+        raise _Fail(400, "1213", "The messages parameter was not received.")
+    if not isinstance(messages, list):
+        raise _Fail(400, "1214", "Invalid parameter messages: must be an array.")
+    if not messages:
+        raise _Fail(400, "1214", "Invalid parameter messages: must not be empty.")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in _ROLES:
+            raise _Fail(400, "1214", f"Invalid parameter messages[{i}]: needs a valid role.")
+        content = m.get("content")
+        if m["role"] in ("user", "system") and not isinstance(content, (str, list)):
+            raise _Fail(400, "1214", f"Invalid parameter messages[{i}].content.")
+    if not any(m.get("role") == "user" for m in messages):
+        raise _Fail(400, "1214", "Invalid parameter messages: at least one user message is required.")
+    t = body.get("temperature")
+    if t is not None and (not _is_number(t) or not 0 <= t <= 1):
+        raise _Fail(400, "1214", "Invalid parameter temperature: must be within [0, 1].")
+    p = body.get("top_p")
+    if p is not None and (not _is_number(p) or not 0 < p <= 1):
+        raise _Fail(400, "1214", "Invalid parameter top_p: must be within (0, 1].")
+    mt = body.get("max_tokens")
+    if mt is not None and (not isinstance(mt, int) or isinstance(mt, bool) or mt < 1):
+        raise _Fail(400, "1214", "Invalid parameter max_tokens: must be a positive integer.")
+    for name in ("do_sample", "tool_stream"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise _Fail(400, "1214", f"Invalid parameter {name}: must be a boolean.")
+    th = body.get("thinking")
+    if th is not None and (not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled", None)):
+        raise _Fail(400, "1214", "Invalid parameter thinking: type must be enabled or disabled.")
+    rf = body.get("response_format")
+    if rf is not None and (not isinstance(rf, dict) or rf.get("type") not in ("text", "json_object")):
+        raise _Fail(400, "1214", "Invalid parameter response_format: type must be text or json_object.")
+    if body.get("tools") is not None and not isinstance(body["tools"], list):
+        raise _Fail(400, "1214", "Invalid parameter tools: must be an array.")
+    return messages
+
+
+def _request_id(body: dict[str, Any]) -> str | None:
+    """The caller's own ``request_id``, if it sent a string one."""
+    rid = body.get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def _completion(plan: answers.Plan, cid: str, request_id: str | None) -> dict[str, Any]:
+    choice = {"finish_reason": plan.finish_reason, "index": 0, "message": plan.message()}
+    return {
+        "choices": [choice],
+        "created": int(time.time()),
+        "id": cid,
+        "model": plan.model,
+        "object": "chat.completion",
+        "request_id": request_id or cid,
+        "usage": plan.usage(),
+    }
+
+
+def _check_jwt(token: str, key: str) -> None:
+    """Verify an SDK-style HS256 JWT (``exp`` in milliseconds) against the configured ``id.secret``."""
+    kid, _, secret = key.partition(".")
+    try:
+        h64, p64, s64 = token.split(".")
+        pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
+        payload = json.loads(base64.urlsafe_b64decode(pad(p64)))
+        sig = base64.urlsafe_b64decode(pad(s64))
+    except ValueError:
+        raise _Fail(401, "1002", "Invalid token.")
+    good = hmac.new(secret.encode(), f"{h64}.{p64}".encode(), hashlib.sha256).digest()
+    if not isinstance(payload, dict) or payload.get("api_key") != kid or not hmac.compare_digest(sig, good):
+        raise _Fail(401, "1002", "Invalid token.")
+    exp = payload.get("exp")
+    if not _is_number(exp) or exp < time.time() * 1000:
+        raise _Fail(401, "1003", "Token expired.")
+
+
+def _float(value: str | None, default: float) -> float:
+    try:
+        return float(value) if value else default
+    except ValueError:
+        return default
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
