@@ -4,8 +4,9 @@ Model output is untrusted. JupyterLab trusts output produced in the running sess
 inside Markdown would become live markup. We therefore render Markdown to HTML ourselves
 (:mod:`zhipu_magic.markdown`, re-exported here as ``safe_markdown_html`` / ``escape``: raw HTML
 disabled, only http/https/mailto links, images as plain links, math kept verbatim and escaped for
-the front end's MathJax) and publish raw ``{"text/html", "text/plain"}`` bundles. Never ``IPython.display.Markdown/HTML`` on model text: they fetch a text that starts with
-``http`` and read one that names a file. Never ``text/markdown``: front ends render HTML inside it.
+the front end's MathJax) and publish raw ``{"text/html", "text/plain"}`` bundles. Never
+``IPython.display.Markdown/HTML`` on model text: they fetch a text that starts with ``http`` and
+read one that names a file. Never ``text/markdown``: front ends render HTML inside it.
 
 Magics and widgets share :func:`reply_html` / :func:`reply_bundle`; :class:`LiveDisplay` is the
 in-place notebook output (one ``display_id`` per answer, at most ~10 updates a second, one exact
