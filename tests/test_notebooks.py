@@ -136,18 +136,37 @@ def check_errors(nb, mode: str) -> None:
     assert "QuotaError | 1113" in _text(_cell(nb, "from zhipu_magic import GLMError"))
 
 
+def _widget_views(cell: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+
+
 def check_async(nb, mode: str) -> None:
-    assert any("SUCCESS" in _text(c) for c in _code_cells(nb))
+    card = _cell(nb, "%%glm --async\nWrite")
+    assert _widget_views(card) and "PROCESSING" in _text(card)
+    results = [c for c in _code_cells(nb) if c.source == "%glm result {task_id}"]
+    assert "PROCESSING" in _text(results[0])
+    _check_streamed_answer(results[1])  # the second fetch: SUCCESS, rendered like any answer
+    waited = _cell(nb, "%%glm --async --wait")
+    _check_streamed_answer(waited)
+    assert "task " in _text(waited)
+    assert len(_text(_cell(nb, "print(story"))) > 50
+    video = _cell(nb, "%%glm --video")
+    assert _widget_views(video) and "SUCCESS" in _text(video) and "sample.mp4" in _text(video)
+    listing = _text(_cell(nb, "from zhipu_magic.tasks import get_store"))
+    assert "video SUCCESS" in listing and "chat SUCCESS" in listing
+    assert _widget_views(_cell(nb, "%glm tasks"))
+    assert "'SUCCESS')]" in _text(_cell(nb, "from zhipu_magic import tasks"))
 
 
 def check_widgets(nb, mode: str) -> None:
-    views = [
-        o
-        for c in _code_cells(nb)
-        for o in c.outputs
-        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
-    ]
-    assert views, "a widget was displayed"
+    assert _widget_views(_cell(nb, "%glm chat demo"))
+    panel = _cell(nb, "from zhipu_magic.widgets import chat_panel")
+    assert _widget_views(panel) and "conversation 'demo', 1 turns" in _text(panel)
+    history = _text(_cell(nb, "%glm history demo"))
+    assert history.count("[user]") == 2 and "turtle" in history and "goldfish" in history
+    tasks_view = _cell(nb, "from zhipu_magic.widgets import task_panel")
+    assert _widget_views(tasks_view) and "task panel: 1 tasks, 0 pending" in _text(tasks_view)
+    assert "('SUCCESS', 'Write a haiku about widgets.')" in _text(_cell(nb, '[(r["status"]'))
 
 
 CHECKS = {

@@ -442,3 +442,15 @@ def test_magic_wait_shows_the_answer_and_binds(magic_shell) -> None:
         assert "application/vnd.jupyter.widget-view+json" in rec.calls[-1]
     finally:
         polling_mod.wait_for_task = real
+
+
+def test_panels_have_a_plain_text_summary(client, tmp_path: Path) -> None:
+    """Saved notebooks and terminals show a sentence, not the widget tree's repr."""
+    store = TaskStore(tmp_path)
+    panel = widgets.task_panel(client=client, store=store)
+    panel.submit("a task", wait=True)
+    assert panel._repr_mimebundle_()["text/plain"] == "task panel: 1 tasks, 1 pending"
+    chat = widgets.chat_panel("repr-demo", client=client)
+    chat.send("hello", wait=True)
+    assert chat._repr_mimebundle_()["text/plain"] == "chat panel: conversation 'repr-demo', 1 turns"
+    assert "application/vnd.jupyter.widget-view+json" in chat._repr_mimebundle_()

@@ -357,6 +357,14 @@ class TaskPanel(W.VBox):
             self.status.value = error_html(problem or self.store.problem or "")
         self.redraw()
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view plus a plain-text summary (saved notebooks, nbconvert, terminals)."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        records = self.store.list()
+        pending = sum(not is_final(r.get("status")) for r in records)
+        bundle["text/plain"] = f"task panel: {len(records)} tasks, {pending} pending"
+        return bundle
+
     def _need_client(self) -> bool:
         """Make the client now if it could not be made before (e.g. ``%glm login`` since)."""
         if self.client is None:
@@ -593,6 +601,13 @@ class ChatPanel(W.VBox):
         if problem:
             self._show_error(problem)
         self.redraw()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view plus a plain-text summary (saved notebooks, nbconvert, terminals)."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        turns = sum(m.get("role") == "user" for m in self.conversation.messages())
+        bundle["text/plain"] = f"chat panel: conversation {self.name!r}, {turns} turns"
+        return bundle
 
     @property
     def conversation(self) -> Any:
