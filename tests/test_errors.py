@@ -144,3 +144,9 @@ def test_partial_and_pickle_roundtrip() -> None:
     assert type(again) is IncompleteStreamError and again.partial == "Hello wor" and str(again) == "cut"
     rate = pickle.loads(pickle.dumps(RateLimitError("slow", retry_after=3.0, status=429)))
     assert rate.retry_after == 3.0 and rate.status == 429
+
+
+def test_render_traceback_does_not_repeat_the_hint() -> None:
+    err = MissingKeyError("no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY) or run %glm login")
+    assert err._render_traceback_() == [f"MissingKeyError: {err}"]
+    assert len(BadRequestError("bad", status=400, code="1211")._render_traceback_()) == 2

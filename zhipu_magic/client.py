@@ -250,7 +250,9 @@ class GLMClient:
 
     def _check_key(self) -> None:
         host = urllib.parse.urlsplit(self.base_url).hostname or ""
-        if self._key is None and host not in _LOOPBACK:  # the local server needs no key
+        # A keyless server on loopback (a proxy, a test double) is the caller's business; our own
+        # LocalServer wants a key like the real API (``LocalServer.client()`` supplies one).
+        if self._key is None and host not in _LOOPBACK:
             raise MissingKeyError(
                 "no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY) or run %glm login; nothing was sent"
             )

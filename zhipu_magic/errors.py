@@ -62,7 +62,7 @@ class GLMError(Exception):
     def _render_traceback_(self) -> list[str]:
         """IPython calls this instead of printing the traceback: message, then what to do."""
         lines = [f"{type(self).__name__}: {self}"]
-        if self.hint:
+        if self.hint and self.hint not in lines[0]:
             lines.append(f"hint: {self.hint}")
         return lines
 
