@@ -590,3 +590,20 @@ def test_event_error_frame_and_done_prefix() -> None:
         with pytest.raises(StreamError) as info:
             consume(stream)
     assert info.value.code == "1234" and info.value.partial == "part"
+
+
+def test_shutdown_from_another_thread_wakes_a_blocked_read(server) -> None:
+    """A Stop button's thread shuts the socket: the reader, blocked in a stall, returns at once."""
+    client = GLMClient(api_key="k", base_url=server.base_url, timeout=(5, 30))
+    stream = client.stream("story [[fault:stall:20]]")
+    first = next(stream)
+    assert first["choices"]
+    timer = threading.Timer(0.3, stream.shutdown)
+    timer.start()
+    started = time.monotonic()
+    with pytest.raises(GLMError) as info, stream:
+        for _chunk in stream:
+            pass
+    assert time.monotonic() - started < 5, "the blocked read did not wake up"
+    assert stream.closed and info.value.partial == stream.text
+    assert server.wait_disconnect(5)

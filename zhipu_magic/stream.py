@@ -207,6 +207,23 @@ class ChatStream:
             except Exception:  # closing must never raise over the caller's own exception
                 pass
 
+    def shutdown(self) -> None:
+        """Stop from another thread (a Stop button): shut the socket so a read blocked in the
+        owning thread returns at once; that thread then raises and closes the stream itself.
+
+        ``close()`` from a second thread would pull the response from under the reader, and does
+        not wake a blocked ``recv``; ``HTTPResponse.shutdown`` (urllib3 >= 2.3) does both right.
+        """
+        response = self._response
+        raw = getattr(response, "raw", None)
+        if raw is not None and hasattr(raw, "shutdown"):
+            try:
+                raw.shutdown()
+            except Exception:  # already closed: nothing left to stop
+                pass
+        else:
+            self.close()
+
     def _drain(self, response: requests.Response) -> None:
         """After ``[DONE]`` read the chunked terminator (briefly), so the connection is reused
         instead of being reset with unread bytes; never on break, error or interrupt."""

@@ -522,24 +522,9 @@ def task_panel(client: Any = None, store: TaskStore | None = None) -> TaskPanel:
 
 # -- chat panel -------------------------------------------------------------------------------------
 def shutdown_stream(stream: Any) -> None:
-    """Close a stream's connection *now*, from another thread.
-
-    ``close()`` alone does not wake a thread blocked in ``recv``; shutting the socket down does
-    (urllib3 >= 2.3 ``HTTPResponse.shutdown``). The ChatStream keeps its response private, so we
-    prefer a public ``shutdown`` if the transport grows one, and reach for the response otherwise.
-    """
+    """Close a stream's connection *now*, from another thread (``ChatStream.shutdown``)."""
     try:
-        hook = getattr(stream, "shutdown", None)
-        if callable(hook):
-            hook()
-            return
-        raw = getattr(getattr(stream, "_response", None), "raw", None)
-        if raw is not None and hasattr(raw, "shutdown"):
-            # The socket is now shut (the server sees the disconnect); the worker, woken with an
-            # error or EOF, closes the stream itself, so we never pull the response from under it.
-            raw.shutdown()
-            return
-        stream.close()
+        stream.shutdown()
     except Exception:  # noqa: BLE001 - best effort: the worker's finally closes the stream anyway
         pass
 
