@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,9 @@ def canary() -> str:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"zhipu_magic tests; chromium: {'yes' if os.path.exists('/usr/bin/chromium') else 'no'}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Browser tests run last: Playwright's sync API keeps an asyncio loop marked as running in
+    the main thread while its session fixture lives, which other tests must not inherit."""
+    items.sort(key=lambda item: "browser" in Path(str(item.fspath)).parts)

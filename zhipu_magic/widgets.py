@@ -206,7 +206,7 @@ def default_client() -> Any:
         return GLMClient()
     from .server import start_local_server
 
-    return GLMClient(api_key="local-demo", base_url=start_local_server().base_url)
+    return start_local_server().client()
 
 
 def _client_or_error(client: Any) -> tuple[Any, str | None]:
