@@ -634,3 +634,18 @@ def test_canary_never_leaks(ip, api, canary):
         assert canary not in text
     assert canary not in json.dumps(ip.user_ns.get("In", []))
     assert os.environ["ZHIPUAI_API_KEY"] == canary  # it was really set
+
+
+def test_seconds_waited_tick_before_the_first_token(ip, api):
+    """A slow first byte: the status line counts the seconds while the main thread is blocked."""
+    run(ip, "", "hello [[fault:slow_first:2.5]]")
+    waiting = [
+        c["data"]["text/plain"]
+        for c in ip.rec.calls
+        if "waiting for the first token" in c["data"]["text/plain"]
+    ]
+    assert len(waiting) >= 3, waiting  # the initial line and at least two ticks
+    seconds = [float(t.split("first token… ")[1].split(" s")[0]) for t in waiting]
+    assert seconds == sorted(seconds) and seconds[-1] >= 1.5
+    assert len(ip.rec.final()) == 1  # still one output, updated in place
+    assert "waiting" not in ip.rec.final()[0]["text/plain"]

@@ -205,7 +205,7 @@ class GLMMagics(Magics):
         reply.json_mode = bool(args.json)
         notice = self._local_notice(local)
         live = render.LiveDisplay(min_interval=self.min_interval, notice=notice)
-        live.start(model)
+        live.start(model, reply)
         try:
             if streaming:
                 self._stream_into(reply, live, client, model, messages, params)

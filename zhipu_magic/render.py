@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -170,6 +171,9 @@ def is_rich_frontend(shell: Any = None) -> bool:
     return type(pub) is not DisplayPublisher
 
 
+MAX_TICKING = 900.0  # seconds: a safety stop for the waiting ticker should finish() never come
+
+
 class LiveDisplay:
     """One in-place output per answer, re-rendered at most every ``min_interval`` seconds.
 
@@ -197,9 +201,16 @@ class LiveDisplay:
         self._stream = stream
         self._printed_reasoning = 0
         self._printed_text = 0
+        self._lock = threading.Lock()  # the waiting ticker and the main thread both publish
+        self._done = threading.Event()
 
-    def start(self, model: str) -> None:
-        """Show the status line (model, seconds waited) before any token arrives."""
+    def start(self, model: str, reply: Reply | None = None, *, tick: float = 1.0) -> None:
+        """Show the status line (model, seconds waited) before any token arrives.
+
+        With the ``reply`` being filled, a daemon thread refreshes the seconds waited every
+        ``tick`` seconds until the first token (a thinking model can take a while): the main
+        thread is blocked in the socket read then, so it cannot do it.
+        """
         if not self.plain:
             _markdown()  # one-time setup now, so it does not count as a slow tick (and stretch them)
         self._next = self._clock() + self.min_interval
@@ -210,9 +221,22 @@ class LiveDisplay:
         from IPython.display import display
 
         self.display_id = uuid.uuid4().hex
-        waiting = Reply(model, [])
+        waiting = reply if reply is not None else Reply(model, [])
         display(reply_bundle(waiting, final=False, notice=self.notice), raw=True, display_id=self.display_id)
         self.updates += 1
+        if reply is not None and tick > 0:
+            threading.Thread(target=self._tick_waiting, args=(reply, tick), daemon=True).start()
+
+    def _tick_waiting(self, reply: Reply, tick: float) -> None:
+        from IPython.display import update_display
+
+        while not self._done.wait(tick):
+            with self._lock:
+                if self._done.is_set() or reply.first_token_at is not None or reply.waited > MAX_TICKING:
+                    return
+                bundle = reply_bundle(reply, final=False, notice=self.notice)
+                update_display(bundle, raw=True, display_id=self.display_id)
+                self.updates += 1
 
     def update(self, reply: Reply) -> None:
         """Re-render if a tick is due; otherwise return at once (hot path)."""
@@ -226,6 +250,7 @@ class LiveDisplay:
     def finish(self, reply: Reply) -> None:
         """The one exact final render (partial and marked if interrupted or failed)."""
         self._next = float("inf")
+        self._done.set()
         self._render(reply, final=True)
 
     def _render(self, reply: Reply, *, final: bool) -> None:
@@ -235,12 +260,13 @@ class LiveDisplay:
         from IPython.display import display, update_display
 
         bundle = reply_bundle(reply, final=final, notice=self.notice)
-        self.updates += 1
-        if self.display_id is None:  # finish() without start(): still one output
-            self.display_id = uuid.uuid4().hex
-            display(bundle, raw=True, display_id=self.display_id)
-        else:
-            update_display(bundle, raw=True, display_id=self.display_id)
+        with self._lock:
+            self.updates += 1
+            if self.display_id is None:  # finish() without start(): still one output
+                self.display_id = uuid.uuid4().hex
+                display(bundle, raw=True, display_id=self.display_id)
+            else:
+                update_display(bundle, raw=True, display_id=self.display_id)
 
     def _write(self, text: str) -> None:
         out = self._stream or sys.stdout
