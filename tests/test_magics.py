@@ -649,3 +649,12 @@ def test_seconds_waited_tick_before_the_first_token(ip, api):
     assert seconds == sorted(seconds) and seconds[-1] >= 1.5
     assert len(ip.rec.final()) == 1  # still one output, updated in place
     assert "waiting" not in ip.rec.final()[0]["text/plain"]
+
+
+@pytest.mark.parametrize("line", ["", "--no-stream"])
+def test_footer_says_when_the_answer_needed_a_retry(ip, api, line):
+    """A rate limit that the client waited out is not silent: the footer counts the retries."""
+    run(ip, line, "hello [[fault:rate_limit:0.1]]")
+    assert "retried 1×" in ip.rec.final()[-1]["text/plain"]
+    run(ip, line, "hello again")
+    assert "retried" not in ip.rec.final()[-1]["text/plain"]

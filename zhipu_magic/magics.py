@@ -211,6 +211,7 @@ class GLMMagics(Magics):
                 self._stream_into(reply, live, client, model, messages, params)
             else:
                 reply.set_response(client.chat(messages, model=model, **params))
+                reply.retries = client.attempts - 1
         except KeyboardInterrupt:
             reply.interrupted = True
             self._finish(reply, live, args)
@@ -237,6 +238,7 @@ class GLMMagics(Magics):
         """The hot loop: one append and one clock check per chunk; the stream closes on any exit."""
         add, update = reply.add_chunk, live.update
         with client.stream(messages, model=model, **params) as stream:
+            reply.retries = client.attempts - 1
             for chunk in stream:
                 add(chunk)
                 update(reply)

@@ -49,6 +49,8 @@ def footer_text(reply: Reply) -> str:
     rate = reply.tokens_per_second()
     if rate:
         parts.append(f"{rate:.0f} tok/s")
+    if reply.retries:
+        parts.append(f"retried {reply.retries}×")
     if reply.interrupted:
         parts.append("interrupted")
     if reply.task_id:

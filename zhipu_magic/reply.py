@@ -48,6 +48,7 @@ class Reply:
         self.interrupted = False
         self.error: Exception | None = None
         self.task_id: str | None = None
+        self.retries = 0  # failed HTTP attempts before this answer (rate limits, 5xx): shown in the footer
         self.request_id: str | None = None
         self.parsed: Any = None
         self.json_mode = False
