@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e '.[notebook]' 2>&1 | grep -v -e "is ignored" -e "^ *!!" || true
+# Install quietly; show pip's output only if it fails.
+log=$(mktemp)
+if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[notebook]'; } >"$log" 2>&1; then
+  cat "$log" >&2; exit 1
+fi
 .venv/bin/python scripts/run_notebook.py notebooks/01_quickstart.ipynb "$@"
