@@ -10,9 +10,7 @@ work; the API key is deliberately *not* a trait (``%config`` would print it).
 
 from __future__ import annotations
 
-import getpass
 import os
-from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -22,38 +20,16 @@ from IPython.utils.process import arg_split
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
 from . import render
-from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, KEY_ENV_VARS, Secret, resolve_api_key
+from .commands import KEY_REFUSED, Subcommands, is_key_option, show_submitted_task
+from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, Secret, resolve_api_key
 from .conversation import conversations
 from .interpolate import interpolate
 from .reply import Reply
 
-_KEY_OPTIONS = ("--api-key", "--api_key", "--apikey", "--key", "--token", "--secret", "-k")
-_KEY_REFUSED = (
-    "API keys are not accepted as options (they would be saved in the notebook and its history): "
-    "set ZHIPUAI_API_KEY in the environment or run %glm login"
-)
 LOCAL_NOTICE = (
     "No API key set: answering from the built-in local server (offline demo). "
     "Set ZHIPUAI_API_KEY or run %glm login to use the real API."
 )
-SUBCOMMANDS = {
-    "help": "this list",
-    "config": "show settings; `%glm config model=glm-4-air temperature=0.3` sets defaults",
-    "login": "enter an API key for this session (hidden input; never saved)",
-    "logout": "forget the key entered with %glm login",
-    "models": "the models and what each supports",
-    "usage": "tokens used in this session, per model",
-    "history [NAME]": "show a conversation (all of them without NAME)",
-    "reset [NAME]": "clear a conversation (all of them without NAME)",
-    "result ID": "fetch an async task submitted with %%glm --async",
-    "chat [NAME]": "chat panel widget",
-    "tasks": "async task panel widget",
-}
-
-
-def _is_key_option(token: str) -> bool:
-    head = token.split("=", 1)[0].lower()
-    return head in _KEY_OPTIONS or (token.startswith("-k") and not token.startswith("--"))
 
 
 def _unit_interval(name: str, value: float | None, *, low_open: bool = False) -> None:
@@ -66,7 +42,7 @@ def _unit_interval(name: str, value: float | None, *, low_open: bool = False) ->
 
 
 @magics_class
-class GLMMagics(Magics):
+class GLMMagics(Subcommands, Magics):
     """Zhipu GLM models in the notebook: ``%%glm`` cells and ``%glm`` subcommands."""
 
     model = Unicode(DEFAULT_MODEL, help="Default model for %%glm.").tag(config=True)
@@ -157,8 +133,8 @@ class GLMMagics(Magics):
     # -- %%glm -----------------------------------------------------------------------------------
     def _parse(self, line: str) -> Any:
         argv = arg_split(line, posix=True, strict=False)
-        if any(_is_key_option(tok) for tok in argv):
-            raise UsageError(_KEY_REFUSED)
+        if any(is_key_option(tok) for tok in argv):
+            raise UsageError(KEY_REFUSED)
         args, extra = self.glm.parser.parse_known_args(argv)
         if extra:
             # Name the first unknown option but never echo values: they may be secrets.
@@ -321,7 +297,7 @@ class GLMMagics(Magics):
             pass
         if getattr(args, "wait", False):
             return self._wait(store, client, task, args)
-        _show_task(task, client)
+        show_submitted_task(task, client)
 
     def _wait(self, store: Any, client: Any, task: dict[str, Any], args: Any) -> None:
         """``--wait``: poll (1 s -> 10 s backoff) until done, then show it like a normal answer."""
@@ -343,7 +319,7 @@ class GLMMagics(Magics):
             raise GLMError(f"task {task_id} failed: {record.get('error')}", hint="submit it again")
         reply = reply_from_record(record)
         if reply is None:  # a video: the card shows the player and the cover image
-            _show_task(record, client)
+            show_submitted_task(record, client)
             urls = [v.get("url") for v in (record.get("result") or {}).get("video_result") or []]
             if args.output and self.shell is not None:
                 self.shell.user_ns[args.output] = urls[0] if urls else None
@@ -420,207 +396,6 @@ class GLMMagics(Magics):
 
     def _post_run_cell(self, result: Any) -> None:
         self._cell_id = None
-
-    # -- %glm subcommands ------------------------------------------------------------------------
-    def _subcommand(self, line: str) -> None:
-        argv = arg_split(line, posix=True, strict=False)
-        if any(_is_key_option(tok) for tok in argv):
-            raise UsageError(_KEY_REFUSED)
-        name, rest = (argv[0].lower(), argv[1:]) if argv else ("help", [])
-        handler: Callable[[list[str]], None] | None = getattr(self, f"_cmd_{name}", None)
-        if handler is None:
-            raise UsageError(f"unknown subcommand {name[:40]!r}: try %glm help (a prompt needs %%glm)")
-        handler(rest)
-
-    def _cmd_help(self, rest: list[str]) -> None:
-        rows = [[f"%glm {cmd}", what] for cmd, what in SUBCOMMANDS.items()]
-        rows.insert(0, ["%%glm [options]", "ask a model; the cell is the message (options: %%glm?)"])
-        render.show(render.table_bundle(["command", "what it does"], rows))
-
-    def _cmd_config(self, rest: list[str]) -> None:
-        names = [n for n in self.trait_names(config=True)]
-        for item in rest:
-            key, sep, value = item.partition("=")
-            key = key.strip().replace("-", "_")
-            if not sep:
-                raise UsageError("use %glm config NAME=VALUE ...")
-            if key.lower() in ("api_key", "apikey", "key", "token"):
-                raise UsageError(_KEY_REFUSED)
-            if key not in names:
-                raise UsageError(f"unknown setting {key[:40]!r}; settings: {', '.join(sorted(names))}")
-            trait = self.traits()[key]
-            text = value.strip()
-            try:
-                parsed = (
-                    None if trait.allow_none and text.lower() in ("none", "") else trait.from_string(text)
-                )
-                setattr(self, key, parsed)
-            except (TraitError, ValueError) as err:
-                raise UsageError(f"{key}: {err}") from None
-        if rest:
-            self._client = None  # rebuilt lazily with the new settings
-        rows = [[n, repr(getattr(self, n))] for n in sorted(names)]
-        key = self._key()
-        source = (
-            "%glm login" if self._session_key else next((v for v in KEY_ENV_VARS if os.environ.get(v)), "")
-        )
-        rows.append(["api key", f"set ({source})" if key else "not set"])
-        base = self._configured_base_url()
-        backend = base if key else ("(needs a key)" if base else "built-in local server")
-        rows.append(["backend", backend or ""])
-        render.show(render.table_bundle(["setting", "value"], rows, title="GLMMagics settings"))
-
-    def _cmd_login(self, rest: list[str]) -> None:
-        if rest:
-            raise UsageError(_KEY_REFUSED)
-        no_stdin = "no stdin here (e.g. nbclient or a front end without input): set ZHIPUAI_API_KEY instead"
-        kernel = getattr(self.shell, "kernel", None)
-        if kernel is not None and not getattr(kernel, "_allow_stdin", True):
-            raise UsageError(no_stdin)
-        try:
-            value = getpass.getpass("Zhipu API key (hidden): ")
-        except (NotImplementedError, EOFError, OSError, RuntimeError):
-            # ipykernel raises StdinNotImplementedError (a NotImplementedError) without stdin.
-            raise UsageError(no_stdin) from None
-        secret = Secret(value.strip())
-        del value
-        if not secret:
-            raise UsageError("no key entered; nothing changed")
-        self._session_key = secret
-        self._client = None
-        render.show(render.text_bundle("API key set for this session (kept in memory only, never saved)."))
-
-    def _cmd_logout(self, rest: list[str]) -> None:
-        self._session_key = None
-        self._client = None
-        render.show(render.text_bundle("Session key forgotten."))
-
-    def _cmd_models(self, rest: list[str]) -> None:
-        from .models import MODELS
-
-        def yes(flag: bool) -> str:
-            return "yes" if flag else ""
-
-        rows = [
-            [m.name, m.kind, yes(m.stream), yes(m.async_), "" if m.thinking == "no" else m.thinking,
-             yes(m.vision), yes(m.video), yes(m.free), m.note]
-            for m in MODELS.values()
-        ]  # fmt: skip
-        headers = ["model", "kind", "stream", "async", "thinking", "vision", "video", "free", "note"]
-        render.show(render.table_bundle(headers, rows, title=f"{len(rows)} models"))
-
-    def _cmd_usage(self, rest: list[str]) -> None:
-        if not self.usage:
-            render.show(render.text_bundle("No requests yet in this session."))
-            return
-        rows = [
-            [m, u["requests"], u["prompt"], u["completion"], u["reasoning"], u["total"]]
-            for m, u in self.usage.items()
-        ]
-        render.show(
-            render.table_bundle(
-                ["model", "requests", "prompt", "completion", "reasoning", "total"],
-                rows,
-                title="Session usage",
-            )
-        )
-
-    def _cmd_history(self, rest: list[str]) -> None:
-        names = rest[:1] or conversations.names()
-        if not names:
-            render.show(render.text_bundle("No conversations yet (use %%glm -c NAME)."))
-        for name in names:
-            if name not in conversations:
-                raise UsageError(
-                    f"no conversation {name[:40]!r}; have: {', '.join(conversations.names()) or 'none'}"
-                )
-            render.show(render.history_bundle(name, conversations.get(name).messages()))
-
-    def _cmd_reset(self, rest: list[str]) -> None:
-        if rest:
-            conversations.reset(rest[0])
-            render.show(render.text_bundle(f"Conversation {rest[0]!r} cleared."))
-        else:
-            conversations.reset()
-            render.show(render.text_bundle("All conversations cleared."))
-
-    def _cmd_result(self, rest: list[str]) -> None:
-        if len(rest) != 1:
-            raise UsageError("use %glm result TASK_ID")
-        task_id = rest[0]
-        client, local = self._backend()
-        resp = client.result(task_id)
-        try:
-            from .tasks import get_store
-
-            get_store().apply_result(task_id, resp)
-        except Exception:
-            pass
-        status = resp.get("task_status")
-        if status == "SUCCESS":
-            reply = Reply(resp.get("model") or self.model, [], local=local)
-            reply.set_response(resp)
-            reply.task_id = task_id
-            if self.shell is not None:
-                self.shell.user_ns["_glm"] = reply
-            self._count_usage(reply)
-            render.show(render.reply_bundle(reply, final=True))
-        elif status == "FAIL":
-            from .errors import GLMError
-
-            raise GLMError(f"task {task_id} failed", hint="submit it again (%%glm --async)")
-        else:
-            render.show(
-                render.text_bundle(f"Task {task_id}: {status}. Run %glm result {task_id} again later.")
-            )
-
-    def _cmd_chat(self, rest: list[str]) -> None:
-        self._show_panel(_widgets("chat_panel"), rest[0] if rest else "default")
-
-    def _cmd_tasks(self, rest: list[str]) -> None:
-        self._show_panel(_widgets("task_panel"))
-
-    def _show_panel(self, factory: Callable[..., Any], *args: Any) -> None:
-        """Hand the panels our client, so a %glm login key and the local server apply there too."""
-        from .errors import GLMError
-
-        try:
-            client = self._backend()[0]
-        except GLMError:
-            client = None  # the panel shows its own message about the missing key
-        widget = factory(*args, client=client)
-        if widget is not None:
-            from IPython.display import display
-
-            display(widget)
-
-
-def _widgets(name: str) -> Callable[..., Any]:
-    """Import a widget entry point lazily (ipywidgets is never imported by ``%load_ext``)."""
-    try:
-        from . import widgets
-    except ImportError as err:
-        raise UsageError(f"the widget panels are not available ({err})") from None
-    func = getattr(widgets, name, None)
-    if func is None:
-        raise UsageError(f"the widget panels are not available yet (zhipu_magic.widgets.{name} missing)")
-    return func
-
-
-def _show_task(task: dict[str, Any], client: Any = None) -> None:
-    """Show a submitted async task: the live card (widgets), else its id and how to fetch it."""
-    try:
-        from .widgets import show_task
-    except ImportError:
-        show_task = None
-    if show_task is not None and client is not None:
-        show_task(task, client)
-        return
-    task_id = task.get("id", "?")
-    status = task.get("task_status", "PROCESSING")
-    render.show(
-        render.text_bundle(f"Task {task_id} submitted ({status}). Fetch it with: %glm result {task_id}")
-    )
 
 
 # -- extension entry points -----------------------------------------------------------------------
