@@ -1,0 +1,212 @@
+"""The chat panel (``%glm chat [NAME]``): a conversation shared with ``%%glm -c NAME``, streamed on a
+worker thread so a Stop click is seen at once.
+
+The entry point (``chat_panel``) is in :mod:`.widgets`. Answers are painted with
+:func:`.render.reply_html`; the history with :func:`.render.history_bundle`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import ipywidgets as W
+
+from . import render
+from .panel_base import Background, client_or_error, is_local
+from .panel_html import error_html, one_line, status_html
+
+
+def shutdown_stream(stream: Any) -> None:
+    """Close a stream's connection *now*, from another thread (``ChatStream.shutdown``)."""
+    try:
+        stream.shutdown()
+    except Exception:  # noqa: BLE001 - best effort: the worker's finally closes the stream anyway
+        pass
+
+
+class ChatPanel(W.VBox):
+    """A chat over the named conversation that ``%%glm -c NAME`` uses, streamed from a worker thread.
+
+    History, input, Send, Stop, model, Clear. The answer streams into ``live`` (throttled to
+    ``min_interval``) on a worker thread, so the shell thread stays free to process a Stop click,
+    which sets an event and shuts the socket down at once. Turns go into the shared conversation
+    registry, and changes made there by the magic repaint the history.
+    """
+
+    def __init__(
+        self,
+        name: str = "default",
+        client: Any = None,
+        *,
+        registry: Any = None,
+        min_interval: float = 0.1,
+    ) -> None:
+        from .config import DEFAULT_MODEL
+        from .conversation import conversations
+        from .models import MODELS
+
+        self.name = name
+        self.client, problem = client_or_error(client)
+        self.registry = registry if registry is not None else conversations
+        self.min_interval = min_interval
+        self.reply: Any = None  # the last (or current) Reply, for scripts and tests
+        self._stream: Any = None
+        self._stop = threading.Event()
+        self._worker = Background(self._show_error)
+        models = [m.name for m in MODELS.values() if m.kind == "chat" and m.stream]
+        self.history = W.HTML(layout=W.Layout(max_height="480px", overflow="auto"))
+        self.live = W.HTML()
+        self.input = W.Textarea(placeholder=f"Message {name}", layout=W.Layout(width="100%"))
+        self.model = W.Dropdown(
+            options=models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else models[0], description="Model"
+        )
+        self.send_button = W.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.clear_button = W.Button(description="Clear", icon="trash")
+        self.status = W.HTML()
+        super().__init__(
+            [
+                self.history,
+                self.live,
+                self.input,
+                W.HBox([self.send_button, self.stop_button, self.model, self.clear_button]),
+                self.status,
+            ]
+        )
+        self.add_class("zm-chat-panel")
+        self.send_button.on_click(lambda _b: self.send())
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.clear_button.on_click(lambda _b: self.clear())
+        self._unsubscribe = self.registry.subscribe(self._conversation_changed)
+        if problem:
+            self._show_error(problem)
+        self.redraw()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view plus a plain-text summary (saved notebooks, nbconvert, terminals)."""
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        turns = sum(m.get("role") == "user" for m in self.conversation.messages())
+        bundle["text/plain"] = f"chat panel: conversation {self.name!r}, {turns} turns"
+        return bundle
+
+    @property
+    def conversation(self) -> Any:
+        return self.registry.get(self.name)
+
+    @property
+    def streaming(self) -> bool:
+        return self._worker.busy
+
+    # actions ----------------------------------------------------------------------------------
+    def send(self, prompt: str | None = None, *, wait: bool = False) -> None:
+        """Stream an answer to ``prompt`` (default: the input box) on a worker thread."""
+        text = (self.input.value if prompt is None else prompt).strip()
+        if not text:
+            self._show_error("type a message first")
+            return
+        if self.streaming:
+            self._show_error("an answer is still streaming: Stop it first")
+            return
+        if self.client is None:
+            self.client, problem = client_or_error(None)
+            if problem:
+                self._show_error(problem)
+                return
+        self.input.value = ""
+        self._stop.clear()
+        self.send_button.disabled, self.stop_button.disabled = True, False
+        self._say("")
+        self._worker.run(lambda: self._answer(text, self.model.value), wait=wait)
+
+    def stop(self) -> None:
+        """Stop the answer now: the worker sees the event, the socket is shut down at once."""
+        self._stop.set()
+        stream = self._stream
+        if stream is not None:
+            shutdown_stream(stream)
+
+    def clear(self) -> None:
+        """Forget this conversation (for ``%%glm -c NAME`` too)."""
+        self.stop()
+        self.conversation.reset()
+        self.live.value = ""
+        self._say(f"conversation {self.name!r} cleared")
+
+    def join(self, timeout: float | None = None) -> None:
+        self._worker.join(timeout)
+
+    def close(self) -> None:
+        self.stop()
+        self._unsubscribe()
+        super().close()
+
+    # the worker -------------------------------------------------------------------------------------
+    def _answer(self, text: str, model: str) -> None:
+        from .errors import GLMError
+        from .reply import Reply
+
+        messages = [*self.conversation.messages(), {"role": "user", "content": text}]
+        reply = self.reply = Reply(model, messages, local=is_local(self.client))
+        self.live.value = render.reply_html(reply, final=False)
+        last_paint = 0.0
+        try:
+            stream = self._stream = self.client.stream(messages, model=model)
+            try:
+                for chunk in stream:
+                    reply.add_chunk(chunk)
+                    if self._stop.is_set():
+                        break
+                    now = time.monotonic()
+                    if now - last_paint >= self.min_interval:
+                        self.live.value = render.reply_html(reply, final=False)
+                        last_paint = now
+            finally:
+                self._stream = None
+                stream.close()
+        except GLMError as exc:
+            if not self._stop.is_set():  # a connection we shut down ourselves is not an error
+                reply.error = exc
+        except Exception as exc:  # noqa: BLE001 - shown as one line, partial kept
+            if not self._stop.is_set():  # after Stop, whatever the torn-down read raised is the stop
+                reply.error = exc
+        finally:
+            reply.interrupted = self._stop.is_set()
+            reply.finish()
+            self.send_button.disabled, self.stop_button.disabled = False, True
+        self._finish(text, reply)
+
+    def _finish(self, text: str, reply: Any) -> None:
+        if reply.error is not None:
+            self.live.value = render.reply_html(reply, final=True)  # partial answer + "failed" note
+            self._show_error(one_line(reply.error))
+            return
+        if reply.text or reply.reasoning:
+            self.live.value = ""
+            self.conversation.add_turn(text, reply.text, reasoning=reply.reasoning)  # repaints history
+        else:
+            self.live.value = render.reply_html(reply, final=True)
+        note = " · stopped: the answer above is partial" if reply.interrupted else ""
+        self._say(render.footer_text(reply) + note)
+
+    # drawing ------------------------------------------------------------------------------------
+    def _conversation_changed(self, name: str) -> None:
+        if name == self.name:
+            self.redraw()
+
+    def redraw(self) -> None:
+        """Repaint the history from the shared conversation (render.history_bundle escapes it)."""
+        messages = [m for m in self.conversation.messages() if m.get("role") != "system"]
+        if messages:
+            self.history.value = render.history_bundle(self.name, messages)["text/html"]
+        else:
+            self.history.value = (
+                f'<div style="opacity:0.6">conversation {render.escape(self.name)}: no messages yet</div>'
+            )
+
+    def _say(self, message: str) -> None:
+        self.status.value = status_html(message)
+
+    def _show_error(self, message: str) -> None:
+        self.status.value = error_html(message)
