@@ -1,17 +1,15 @@
-"""The local server's HTTP side: the request handler (routing, auth, validation, SSE streaming and
-injected faults) and the threading HTTP server it runs in.
+"""The local server's HTTP side: the request handler (routing, SSE streaming, mid-stream faults,
+the endpoints' answers) and the threading HTTP server it runs in.
 
-What each endpoint, directive and error does is documented in :mod:`zhipu_magic.server`, which owns
-the state the handler shares (:class:`~zhipu_magic.server.LocalServer`: records, tasks, attempts).
-Standard library only.
+Request checks (auth, model, chat body) are in :mod:`.server_checks`, the faults that strike before
+the answer in :mod:`.server_faults`; their names are re-exported here. What each endpoint, directive
+and error does is documented in :mod:`zhipu_magic.server`, which owns the state the handler shares
+(:class:`~zhipu_magic.server.LocalServer`: records, tasks, attempts). Standard library only.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import select
 import socket
@@ -24,7 +22,17 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import answers
-from .models import MODELS, ModelInfo, get_model
+from .models import MODELS
+from .server_checks import (  # noqa: F401 - _ROLES, _check_jwt, _is_number: re-exported (were defined here)
+    _ROLES,
+    _check_jwt,
+    _Fail,
+    _is_number,
+    _validate_chat,
+    check_auth,
+    check_model,
+)
+from .server_faults import _BAD_GATEWAY_HTML, _FAULTS, _float, _int, request_faults  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from .server import LocalServer
@@ -34,27 +42,6 @@ ASSETS = Path(__file__).with_name("assets")
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
 _ASSET_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg"}
-_FAULTS = {
-    "auth", "bad_param", "filter", "rate_limit", "rate_limit_ms", "balance", "daily", "server_error",
-    "unavailable", "bad_gateway", "slow_first", "stall", "drop", "error_frame", "garbage", "no_choices",
-    "no_done", "sensitive", "length", "hostile", "task_fail",
-}  # fmt: skip
-_ROLES = {"system", "user", "assistant", "tool", "function", "observation"}
-_BAD_GATEWAY_HTML = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-
-
-class _Fail(Exception):
-    """An API error to send as ``{"error": {...}}``; raised anywhere in request handling."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-        self.headers: dict[str, str] = extra.pop("headers", {})
-        self.html: bytes | None = extra.pop("html", None)  # a proxy's page instead of JSON
-        self.extra = extra
 
 
 class _Disconnected(Exception):
@@ -68,10 +55,6 @@ def _new_id() -> str:
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _peer_closed(conn: socket.socket) -> bool:
@@ -196,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
             route = path[len(PREFIX) + 1 :].strip("/")
             if method in ("GET", "HEAD") and route.startswith("files/"):
                 return self._asset(route[len("files/") :])
-            self._auth()
+            check_auth(self.headers.get("Authorization"), self.server.app.api_key)
             if bad_json:
                 raise _Fail(400, "1210", "The request body is not a valid JSON object.")
             body = body or {}
@@ -228,21 +211,6 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self._send_error(_Fail(500, "500", f"Local server error: {type(exc).__name__}: {exc}"))
 
-    def _auth(self) -> None:
-        header = (self.headers.get("Authorization") or "").strip()
-        token = header[7:].strip() if header[:7].lower() == "bearer " else header
-        if not token or token.lower() == "bearer":
-            raise _Fail(
-                401, "1001", "The Authorization header is missing; send 'Authorization: Bearer <key>'."
-            )
-        key = self.server.app.api_key
-        if key is None or hmac.compare_digest(token.encode(), key.encode()):
-            return
-        if token.count(".") == 2:
-            _check_jwt(token, key)
-            return
-        raise _Fail(401, "1000", "Authentication failed: the API key is not valid.")
-
     def _asset(self, name: str) -> None:
         file = ASSETS / name
         if "/" in name or name.startswith(".") or not file.is_file():
@@ -268,25 +236,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- chat ------------------------------------------------------------------------------------
 
-    def _model(self, body: dict[str, Any], kind: str) -> ModelInfo:
-        name = body.get("model")
-        if name is None or name == "":
-            raise _Fail(400, "1213", "The model parameter was not received.")
-        if not isinstance(name, str):
-            raise _Fail(400, "1214", "Invalid parameter model: must be a string.")
-        info = get_model(name)
-        if info is None:
-            raise _Fail(400, "1211", "Unknown Model, please check the model code.")
-        if info.kind != kind:
-            raise _Fail(
-                400,
-                "1212",
-                f"The model {name} does not support this API ({kind}); it is a {info.kind} model.",
-            )
-        return info
-
     def _chat(self, body: dict[str, Any], raw: bytes, *, async_: bool) -> None:
-        info = self._model(body, "chat")
+        info = check_model(body, "chat")
         stream = body.get("stream")
         if stream not in (None, True, False):
             raise _Fail(400, "1214", "Invalid parameter stream: must be a boolean.")
@@ -295,7 +246,7 @@ class _Handler(BaseHTTPRequestHandler):
         messages = _validate_chat(body)
         last_user = next(m for m in reversed(messages) if m.get("role") == "user")
         prompt, directives = answers.parse_directives(answers.text_of(last_user.get("content")))
-        self._faults(directives, raw)
+        request_faults(self.server.app, directives, self.path, raw, self.connection)
         plan = answers.plan_reply(info, body, messages, prompt, directives)
         rid = _request_id(body)
         cid = _new_id()
@@ -326,57 +277,6 @@ class _Handler(BaseHTTPRequestHandler):
         app = self.server.app
         host = self.headers.get("Host") or f"{app.host}:{app.port}"
         return f"http://{host}"
-
-    def _faults(self, d: answers.Directives, raw: bytes) -> None:
-        """Apply request-level faults: errors before any byte of the answer."""
-        app = self.server.app
-        unknown = sorted(set(d.faults) - _FAULTS) + d.errors
-        if unknown:
-            raise _Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
-        if d.fault("slow_first"):
-            app._sleep(_float(d.arg("slow_first"), 1.0), self.connection)
-        if d.fault("auth"):
-            raise _Fail(401, "1000", "Authentication failed (injected fault).")
-        if d.fault("bad_param"):
-            raise _Fail(400, "1214", "Invalid parameter (injected fault).")
-        if d.fault("filter"):
-            raise _Fail(
-                400,
-                "1301",
-                "The input may contain unsafe or sensitive content (injected fault).",
-                contentFilter=[{"level": 1, "role": "user"}],
-            )
-        if d.fault("balance"):
-            raise _Fail(429, "1113", "Your account is in arrears: insufficient balance, please recharge.")
-        if d.fault("daily"):
-            raise _Fail(429, "1304", "The daily call limit for this API has been reached.")
-        key = hashlib.sha256(self.path.encode() + b"\0" + raw).hexdigest()
-        limits = {
-            "rate_limit": 1,
-            "rate_limit_ms": 1,
-            "server_error": _int(d.arg("server_error"), 1),
-            "unavailable": _int(d.arg("unavailable"), 1),
-            "bad_gateway": _int(d.arg("bad_gateway"), 10**9),
-        }
-        active = [n for n in limits if d.fault(n)]
-        if not active:
-            return
-        attempt = app._attempt(key)
-        for name in active:
-            if attempt > limits[name]:
-                continue
-            if name in ("rate_limit", "rate_limit_ms"):
-                header, default = ("Retry-After", "1") if name == "rate_limit" else ("retry-after-ms", "1000")
-                raise _Fail(
-                    429, "1302", "Too many concurrent requests; please retry later.",
-                    headers={header: d.arg(name) or default},
-                )  # fmt: skip
-            if name == "server_error":
-                raise _Fail(500, "500", "Internal server error (injected fault).")
-            if name == "unavailable":
-                raise _Fail(503, "1305", "The service is temporarily overloaded (injected fault).")
-            raise _Fail(502, "502", "Bad Gateway", html=_BAD_GATEWAY_HTML)
-        app._succeeded(key)
 
     def _stream(self, plan: answers.Plan, cid: str) -> None:
         app = self.server.app
@@ -489,7 +389,7 @@ class _Handler(BaseHTTPRequestHandler):
     # -- other endpoints ---------------------------------------------------------------------------
 
     def _video(self, body: dict[str, Any], raw: bytes) -> None:
-        info = self._model(body, "video")
+        info = check_model(body, "video")
         prompt = body.get("prompt")
         if prompt is not None and not isinstance(prompt, str):
             raise _Fail(400, "1214", "Invalid parameter prompt: must be a string.")
@@ -500,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
         prompt, directives = answers.parse_directives(prompt or "")
         if len(prompt) > 512:
             raise _Fail(400, "1214", "Invalid parameter prompt: at most 512 characters.")
-        self._faults(directives, raw)
+        request_faults(self.server.app, directives, self.path, raw, self.connection)
         rid = _request_id(body)
         tid = _new_id()
         task = {"model": info.name, "id": tid, "request_id": rid or tid}
@@ -515,14 +415,14 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {**task, "task_status": "PROCESSING"})
 
     def _image(self, body: dict[str, Any]) -> None:
-        self._model(body, "image")
+        check_model(body, "image")
         if not isinstance(body.get("prompt"), str) or not body["prompt"]:
             raise _Fail(400, "1213", "The prompt parameter was not received.")
         url = f"{self._origin()}{PREFIX}/files/cover.png"
         self._send_json(200, {"created": int(time.time()), "data": [{"url": url}]})
 
     def _embeddings(self, body: dict[str, Any]) -> None:
-        info = self._model(body, "embedding")
+        info = check_model(body, "embedding")
         inp = body.get("input")
         texts = [inp] if isinstance(inp, str) else inp
         if not texts or not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
@@ -541,7 +441,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(200, {"model": info.name, "object": "list", "data": data, "usage": usage})
 
     def _tokenizer(self, body: dict[str, Any]) -> None:
-        self._model(body, "chat")
+        check_model(body, "chat")
         messages = _validate_chat(body)
         rid = _new_id()
         usage = {"prompt_tokens": answers.prompt_tokens(messages)}
@@ -553,49 +453,6 @@ class _Handler(BaseHTTPRequestHandler):
             for m in MODELS.values()
         ]
         self._send_json(200, {"object": "list", "data": data})
-
-
-# --- request validation and answer planning (pure) ---------------------------------------------
-
-
-def _validate_chat(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Check the chat fields the real API checks; explicit nulls mean "not given"."""
-    messages = body.get("messages")
-    if messages is None:
-        raise _Fail(400, "1213", "The messages parameter was not received.")
-    if not isinstance(messages, list):
-        raise _Fail(400, "1214", "Invalid parameter messages: must be an array.")
-    if not messages:
-        raise _Fail(400, "1214", "Invalid parameter messages: must not be empty.")
-    for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in _ROLES:
-            raise _Fail(400, "1214", f"Invalid parameter messages[{i}]: needs a valid role.")
-        content = m.get("content")
-        if m["role"] in ("user", "system") and not isinstance(content, (str, list)):
-            raise _Fail(400, "1214", f"Invalid parameter messages[{i}].content.")
-    if not any(m.get("role") == "user" for m in messages):
-        raise _Fail(400, "1214", "Invalid parameter messages: at least one user message is required.")
-    t = body.get("temperature")
-    if t is not None and (not _is_number(t) or not 0 <= t <= 1):
-        raise _Fail(400, "1214", "Invalid parameter temperature: must be within [0, 1].")
-    p = body.get("top_p")
-    if p is not None and (not _is_number(p) or not 0 < p <= 1):
-        raise _Fail(400, "1214", "Invalid parameter top_p: must be within (0, 1].")
-    mt = body.get("max_tokens")
-    if mt is not None and (not isinstance(mt, int) or isinstance(mt, bool) or mt < 1):
-        raise _Fail(400, "1214", "Invalid parameter max_tokens: must be a positive integer.")
-    for name in ("do_sample", "tool_stream"):
-        if body.get(name) is not None and not isinstance(body[name], bool):
-            raise _Fail(400, "1214", f"Invalid parameter {name}: must be a boolean.")
-    th = body.get("thinking")
-    if th is not None and (not isinstance(th, dict) or th.get("type") not in ("enabled", "disabled", None)):
-        raise _Fail(400, "1214", "Invalid parameter thinking: type must be enabled or disabled.")
-    rf = body.get("response_format")
-    if rf is not None and (not isinstance(rf, dict) or rf.get("type") not in ("text", "json_object")):
-        raise _Fail(400, "1214", "Invalid parameter response_format: type must be text or json_object.")
-    if body.get("tools") is not None and not isinstance(body["tools"], list):
-        raise _Fail(400, "1214", "Invalid parameter tools: must be an array.")
-    return messages
 
 
 def _request_id(body: dict[str, Any]) -> str | None:
@@ -615,35 +472,3 @@ def _completion(plan: answers.Plan, cid: str, request_id: str | None) -> dict[st
         "request_id": request_id or cid,
         "usage": plan.usage(),
     }
-
-
-def _check_jwt(token: str, key: str) -> None:
-    """Verify an SDK-style HS256 JWT (``exp`` in milliseconds) against the configured ``id.secret``."""
-    kid, _, secret = key.partition(".")
-    try:
-        h64, p64, s64 = token.split(".")
-        pad = lambda s: s + "=" * (-len(s) % 4)  # noqa: E731
-        payload = json.loads(base64.urlsafe_b64decode(pad(p64)))
-        sig = base64.urlsafe_b64decode(pad(s64))
-    except ValueError:
-        raise _Fail(401, "1002", "Invalid token.")
-    good = hmac.new(secret.encode(), f"{h64}.{p64}".encode(), hashlib.sha256).digest()
-    if not isinstance(payload, dict) or payload.get("api_key") != kid or not hmac.compare_digest(sig, good):
-        raise _Fail(401, "1002", "Invalid token.")
-    exp = payload.get("exp")
-    if not _is_number(exp) or exp < time.time() * 1000:
-        raise _Fail(401, "1003", "Token expired.")
-
-
-def _float(value: str | None, default: float) -> float:
-    try:
-        return float(value) if value else default
-    except ValueError:
-        return default
-
-
-def _int(value: str | None, default: int) -> int:
-    try:
-        return int(value) if value else default
-    except ValueError:
-        return default
