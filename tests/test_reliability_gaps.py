@@ -615,3 +615,34 @@ def test_26_canary_not_in_widget_state(tmp_path: Path, canary: str) -> None:
         for p in tmp_path.rglob("*"):
             if p.is_file():
                 assert canary not in p.read_text(errors="replace")
+
+
+# == 20 through the magic: malformed chunks never cost the answer ===============================
+@pytest.mark.parametrize("bad", [[None], ["x"], [{"delta": "str"}], [{"index": 0, "delta": {"content": 5}}]])
+def test_20_magic_skips_malformed_chunks(ip, monkeypatch: pytest.MonkeyPatch, bad: list) -> None:
+    raw = (
+        content_frame("hello ")
+        + frame({"choices": bad})
+        + content_frame("world", finish_reason="stop")
+        + b"data: [DONE]\n\n"
+    )
+    with RawServer(SSE_HEAD, chunked(raw)) as srv:
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        monkeypatch.setenv("ZHIPUAI_API_KEY", KEY)
+        result, out = run_cell(ip, "%%glm\nhi")
+    assert result.success, out
+    assert ip.user_ns["_glm"].text == "hello world"
+    assert ip.rec.final()[-1]["text/plain"].startswith("hello world")
+
+
+# == 21 through the magic: a stall longer than GLMMagics.timeout ================================
+def test_21_magic_stall_beyond_timeout_keeps_partial(ip, api: Any) -> None:
+    ip.run_line_magic("config", "GLMMagics.timeout = 0.5")
+    result, out = run_cell(ip, "%%glm\nstory [[chunks:8]] [[fault:stall:20]]")
+    err = result.error_in_exec
+    assert isinstance(err, APITimeoutError), out
+    reply = ip.user_ns["_glm"]
+    assert reply.text and err.partial == reply.text
+    assert "partial" in ip.rec.final()[-1]["text/plain"].lower()
+    assert api.wait_disconnect(10)
+    assert 1 <= len([ln for ln in out.splitlines() if ln.strip()]) <= 2

@@ -182,3 +182,35 @@ def test_hot_path_is_cheap():
     spent = time.perf_counter() - t0
     assert len(reply.text) == sum(len(f"tok{i} ") for i in range(50_000))
     assert spent < 0.5  # ~1-2 us per chunk; generous bound for slow CI
+
+
+MALFORMED_CHUNKS = [
+    {"choices": [None]},
+    {"choices": ["x"]},
+    {"choices": [{"delta": "str"}]},
+    {"choices": [{"index": 0, "delta": {"content": 5}}]},
+    {"choices": [{"index": 0, "delta": {"reasoning_content": ["a"]}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": "nope"}}]},
+    {"choices": [{"index": 0, "delta": {"tool_calls": [None, {"index": 10**9, "function": "f"}]}}]},
+    {"choices": [{"index": 0, "delta": {"content": ""}}], "usage": ["not", "a", "dict"]},
+]
+
+
+@pytest.mark.parametrize("bad", MALFORMED_CHUNKS, ids=range(len(MALFORMED_CHUNKS)))
+def test_malformed_chunks_are_skipped_and_the_text_survives(bad) -> None:
+    """Be tolerant in what we accept: an unreadable element never costs the text received."""
+    reply = Reply("m", [])
+    reply.add_chunk({"choices": [{"index": 0, "delta": {"content": "hello "}}]})
+    reply.add_chunk(bad)
+    reply.add_chunk({"choices": [{"index": 0, "delta": {"content": "world"}, "finish_reason": "stop"}]})
+    reply.finish()
+    assert reply.text == "hello world" and reply.finish_reason == "stop"
+    assert reply.usage is None or isinstance(reply.usage, dict)
+    assert len(reply.tool_calls) <= 1
+
+
+def test_malformed_sync_response_is_tolerated() -> None:
+    for resp in ({"choices": [None]}, {"choices": "x"}, {"choices": [{"message": "s"}]}, {"usage": 3}):
+        reply = Reply("m", [])
+        reply.set_response(resp)
+        assert reply.text == "" and reply.usage is None

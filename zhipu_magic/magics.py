@@ -21,7 +21,7 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
 from . import render
 from .commands import KEY_REFUSED, Subcommands, is_key_option, show_submitted_task
-from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, Secret, resolve_api_key
+from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret, resolve_api_key
 from .conversation import conversations
 from .interpolate import interpolate
 from .reply import Reply
@@ -60,6 +60,9 @@ class GLMMagics(Subcommands, Magics):
         None, allow_none=True, help=f"API base URL (overrides {BASE_URL_ENV_VAR}); needs a key."
     ).tag(config=True)
     interpolate = Bool(True, help="Substitute {name}, {In[n]}, {Out[n]} in %%glm cells.").tag(config=True)
+    timeout = Float(
+        DEFAULT_TIMEOUT[1], help="Seconds without a byte from the server before a request gives up."
+    ).tag(config=True)
     min_interval = Float(0.1, help="Seconds between live display updates (at most ~10 a second).").tag(
         config=True
     )
@@ -68,7 +71,7 @@ class GLMMagics(Subcommands, Magics):
         super().__init__(shell=shell, **kwargs)
         self._session_key: Secret | None = None
         self._client: Any = None
-        self._client_id: tuple[str, Secret | None] | None = None
+        self._client_id: tuple[str, Secret | None, float] | None = None
         self._noticed_local = False
         self._cell_id: str | None = None
         self.usage: dict[str, dict[str, int]] = {}
@@ -87,6 +90,12 @@ class GLMMagics(Subcommands, Magics):
         if value is not None and not 0 < value <= 1:
             raise TraitError(f"top_p must be in (0, 1], got {value}")
         return value
+
+    @validate("timeout")
+    def _check_timeout(self, proposal: Any) -> Any:
+        if not proposal["value"] > 0:
+            raise TraitError(f"timeout must be positive, got {proposal['value']}")
+        return proposal["value"]
 
     @validate("max_tokens")
     def _check_max_tokens(self, proposal: Any) -> Any:
@@ -357,11 +366,11 @@ class GLMMagics(Subcommands, Magics):
             from .server import start_local_server
 
             base, key, local = start_local_server().base_url, Secret("local"), True
-        ident = (base or "", key)
+        ident = (base or "", key, self.timeout)
         if self._client is None or self._client_id != ident:
             if self._client is not None:
                 self._client.close()
-            self._client = GLMClient(api_key=key, base_url=base)
+            self._client = GLMClient(api_key=key, base_url=base, timeout=(DEFAULT_TIMEOUT[0], self.timeout))
             self._client_id = ident
         return self._client, local
 

@@ -119,10 +119,12 @@ class Reply:
         choices = chunk.get("choices")
         if choices:
             choice = choices[0]
+            if not isinstance(choice, dict):  # tolerate what we cannot read: skip, never crash
+                choice = {}
             delta = choice.get("delta")
-            if delta:
-                reasoning = delta.get("reasoning_content")
-                content = delta.get("content")
+            if delta and isinstance(delta, dict):
+                reasoning = _str_or_none(delta.get("reasoning_content"))
+                content = _str_or_none(delta.get("content"))
                 if reasoning or content:
                     if self.first_token_at is None:
                         self.first_token_at = self._clock()
@@ -140,7 +142,7 @@ class Reply:
             if reason:
                 self.finish_reason = reason
         usage = chunk.get("usage")
-        if usage:
+        if usage and isinstance(usage, dict):
             self.usage = usage
         if self.request_id is None:
             self.request_id = chunk.get("request_id") or chunk.get("id")
@@ -152,19 +154,21 @@ class Reply:
         if resp.get("task_status") is not None and resp.get("id"):
             self.task_id = resp["id"]
         choices = resp.get("choices") or []
-        if choices:
-            choice = choices[0]
+        if isinstance(choices, list) and choices:
+            choice = choices[0] if isinstance(choices[0], dict) else {}
             message = choice.get("message") or {}
+            if not isinstance(message, dict):
+                message = {}
             if self.first_token_at is None:
                 self.first_token_at = self._clock()
-            if message.get("reasoning_content"):
+            if _str_or_none(message.get("reasoning_content")):
                 self._reasoning.append(message["reasoning_content"])
-            if message.get("content"):
+            if _str_or_none(message.get("content")):
                 self._add_content(message["content"])
             if message.get("tool_calls"):
                 self._add_tool_calls(message["tool_calls"])
             self.finish_reason = choice.get("finish_reason") or self.finish_reason
-        if resp.get("usage"):
+        if resp.get("usage") and isinstance(resp["usage"], dict):
             self.usage = resp["usage"]
         self.finish()
 
@@ -229,8 +233,14 @@ class Reply:
             return
 
     def _add_tool_calls(self, calls: list[dict[str, Any]]) -> None:
+        if not isinstance(calls, list):
+            return
         for call in calls:
+            if not isinstance(call, dict):
+                continue
             index = call.get("index", len(self.tool_calls))
+            if not isinstance(index, int) or not 0 <= index < 128:  # 128: the API's tool limit
+                index = len(self.tool_calls)
             while len(self.tool_calls) <= index:
                 self.tool_calls.append(
                     {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
@@ -241,6 +251,8 @@ class Reply:
             if call.get("type"):
                 slot["type"] = call["type"]
             fn = call.get("function") or {}
+            if not isinstance(fn, dict):
+                continue
             if fn.get("name"):
                 slot["function"]["name"] = fn["name"]
             args = fn.get("arguments")
@@ -258,3 +270,8 @@ class Reply:
         preview = text if len(text) <= 40 else text[:39] + "…"
         state = "interrupted" if self.interrupted else (self.finish_reason or "running")
         return f"<Reply {self.model}: {preview!r} ({len(text)} chars, {state}, {self.elapsed:.1f} s)>"
+
+
+def _str_or_none(value: Any) -> str | None:
+    """Model text fields are strings; anything else (a number, a list) is skipped, not fatal."""
+    return value if type(value) is str else None
