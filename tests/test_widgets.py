@@ -454,3 +454,13 @@ def test_panels_have_a_plain_text_summary(client, tmp_path: Path) -> None:
     chat.send("hello", wait=True)
     assert chat._repr_mimebundle_()["text/plain"] == "chat panel: conversation 'repr-demo', 1 turns"
     assert "application/vnd.jupyter.widget-view+json" in chat._repr_mimebundle_()
+
+
+def test_an_open_chat_panel_does_not_revive_a_reset_conversation(client) -> None:
+    from zhipu_magic.conversation import conversations
+
+    panel = widgets.chat_panel("revive-check", client=client)
+    panel.send("hello", wait=True)
+    conversations.reset()
+    assert "revive-check" not in conversations.names()
+    assert "no messages yet" in panel.history.value

@@ -87,7 +87,7 @@ class ChatPanel(W.VBox):
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget view plus a plain-text summary (saved notebooks, nbconvert, terminals)."""
         bundle = super()._repr_mimebundle_(**kwargs) or {}
-        turns = sum(m.get("role") == "user" for m in self.conversation.messages())
+        turns = sum(m.get("role") == "user" for m in self.registry.messages(self.name))
         bundle["text/plain"] = f"chat panel: conversation {self.name!r}, {turns} turns"
         return bundle
 
@@ -197,7 +197,7 @@ class ChatPanel(W.VBox):
 
     def redraw(self) -> None:
         """Repaint the history from the shared conversation (render.history_bundle escapes it)."""
-        messages = [m for m in self.conversation.messages() if m.get("role") != "system"]
+        messages = [m for m in self.registry.messages(self.name) if m.get("role") != "system"]
         if messages:
             self.history.value = render.history_bundle(self.name, messages)["text/html"]
         else:

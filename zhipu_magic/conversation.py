@@ -112,6 +112,13 @@ class ConversationRegistry:
                 conv = self._items[name] = Conversation(name, on_change=self._notify)
             return conv
 
+    def messages(self, name: str) -> list[dict[str, Any]]:
+        """The messages of ``name`` without creating it: a panel that only looks must not bring a
+        reset conversation back to life."""
+        with self._lock:
+            conv = self._items.get(name)
+        return conv.messages() if conv is not None else []
+
     def names(self) -> list[str]:
         with self._lock:
             return list(self._items)
