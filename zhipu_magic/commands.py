@@ -7,7 +7,6 @@ cell flow alone. Every output goes through :mod:`.render`; a mistake is a one-li
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,8 @@ from IPython.utils.process import arg_split
 from traitlets import TraitError
 
 from . import render
-from .config import KEY_ENV_VARS, Secret
+from .backend import backend
+from .config import Secret
 from .conversation import conversations
 from .reply import Reply
 
@@ -84,17 +84,13 @@ class Subcommands:
                 setattr(self, key, parsed)
             except (TraitError, ValueError) as err:
                 raise UsageError(f"{key}: {err}") from None
-        if rest:
-            self._client = None  # rebuilt lazily with the new settings
         rows = [[n, repr(getattr(self, n))] for n in sorted(names)]
         key = self._key()
-        source = (
-            "%glm login" if self._session_key else next((v for v in KEY_ENV_VARS if os.environ.get(v)), "")
-        )
+        source = backend.key_source()
         rows.append(["api key", f"set ({source})" if key else "not set"])
         base = self._configured_base_url()
-        backend = base if key else ("(needs a key)" if base else "built-in local server")
-        rows.append(["backend", backend or ""])
+        answers = base if key else ("(needs a key)" if base else "built-in local server")
+        rows.append(["backend", answers or ""])
         render.show(render.table_bundle(["setting", "value"], rows, title="GLMMagics settings"))
 
     def _cmd_login(self, rest: list[str]) -> None:
@@ -113,13 +109,11 @@ class Subcommands:
         del value
         if not secret:
             raise UsageError("no key entered; nothing changed")
-        self._session_key = secret
-        self._client = None
+        backend.session_key = secret
         render.show(render.text_bundle("API key set for this session (kept in memory only, never saved)."))
 
     def _cmd_logout(self, rest: list[str]) -> None:
-        self._session_key = None
-        self._client = None
+        backend.forget_key()
         render.show(render.text_bundle("Session key forgotten."))
 
     def _cmd_models(self, rest: list[str]) -> None:

@@ -10,7 +10,6 @@ work; the API key is deliberately *not* a trait (``%config`` would print it).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -20,8 +19,9 @@ from IPython.utils.process import arg_split
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
 from . import render
+from .backend import backend
 from .commands import KEY_REFUSED, Subcommands, is_key_option, show_submitted_task
-from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret, resolve_api_key
+from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret
 from .conversation import conversations
 from .interpolate import interpolate
 from .reply import Reply
@@ -69,9 +69,6 @@ class GLMMagics(Subcommands, Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self._session_key: Secret | None = None
-        self._client: Any = None
-        self._client_id: tuple[str, Secret | None, float] | None = None
         self._noticed_local = False
         self._cell_id: str | None = None
         self.usage: dict[str, dict[str, int]] = {}
@@ -340,39 +337,16 @@ class GLMMagics(Subcommands, Magics):
         if args.output and self.shell is not None:
             self.shell.user_ns[args.output] = reply.text
 
-    # -- backend: real API or the built-in server ---------------------------------------------------
+    # -- backend: real API or the built-in server (shared with the panels) ----------------------------
     def _key(self) -> Secret | None:
-        return self._session_key or resolve_api_key()
+        return backend.key()
 
     def _configured_base_url(self) -> str | None:
-        value = self.base_url or os.environ.get(BASE_URL_ENV_VAR, "")
-        return value.strip().rstrip("/") or None
+        return backend.base_url(self.base_url)
 
     def _backend(self) -> tuple[Any, bool]:
         """(client, local): a key -> the configured API; no key and no base URL -> local server."""
-        from .client import GLMClient
-
-        key = self._key()
-        base = self._configured_base_url()
-        local = False
-        if key is None:
-            if base is not None:
-                from .errors import MissingKeyError
-
-                raise MissingKeyError(
-                    f"no API key for {base}: set ZHIPUAI_API_KEY or run %glm login; nothing was sent",
-                    hint="",
-                )
-            from .server import start_local_server
-
-            base, key, local = start_local_server().base_url, Secret("local"), True
-        ident = (base or "", key, self.timeout)
-        if self._client is None or self._client_id != ident:
-            if self._client is not None:
-                self._client.close()
-            self._client = GLMClient(api_key=key, base_url=base, timeout=(DEFAULT_TIMEOUT[0], self.timeout))
-            self._client_id = ident
-        return self._client, local
+        return backend.client(self.base_url, timeout=self.timeout)
 
     def _local_notice(self, local: bool) -> str | None:
         if not local or self._noticed_local:
@@ -437,6 +411,4 @@ def unload_ipython_extension(ipython: Any) -> None:
         del registry[type(magics).__name__]
     if magics in ipython.configurables:
         ipython.configurables.remove(magics)
-    if magics._client is not None:
-        magics._client.close()
     del ipython._zhipu_magic

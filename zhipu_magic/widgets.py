@@ -41,29 +41,11 @@ from .tasks import TaskStore, get_store
 
 
 def default_client() -> Any:
-    """A client for the panels when none is given.
+    """A client for the panels when none is given: the same backend as the magics (so
+    ``%glm login`` applies here too): the configured API with a key, else the local server."""
+    from .backend import backend
 
-    With the extension loaded, the magics' own backend (so ``%glm login`` and ``%glm config`` apply
-    to the panels too); otherwise the configured key, else the local server.
-    """
-    from .client import GLMClient
-    from .config import resolve_api_key
-
-    try:
-        from IPython import get_ipython
-
-        magics = getattr(get_ipython(), "_zhipu_magic", None)
-    except ImportError:
-        magics = None
-    backend = getattr(magics, "_backend", None)
-    if callable(backend):
-        return backend()[0]
-
-    if resolve_api_key() is not None:
-        return GLMClient()
-    from .server import start_local_server
-
-    return start_local_server().client()
+    return backend.client()[0]
 
 
 def task_card(task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None) -> TaskCard:
