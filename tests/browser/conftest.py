@@ -245,7 +245,10 @@ class Lab:
 
     @staticmethod
     def copy_to_docs(path: Path) -> None:
-        """Copy a screenshot into docs/img/ (the README shows it)."""
+        """Copy a screenshot into docs/img/ (the README shows it) when ZHIPU_MAGIC_DOCS_IMG=1, so an
+        ordinary test run leaves the tree clean; tests/artifacts/ always has the fresh one."""
+        if os.environ.get("ZHIPU_MAGIC_DOCS_IMG") != "1":
+            return
         target = ROOT / "docs" / "img"
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target / path.name)

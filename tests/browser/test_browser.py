@@ -137,11 +137,14 @@ def test_task_panel_submit_and_refresh(lab: Any) -> None:
     # the %%glm --async card: its own Refresh brings the rendered answer
     card = lab.cell(2).locator(".zm-task-card")
     expect(card.locator(".zm-badge")).to_have_text("PROCESSING")
-    for _ in range(10):
-        card.locator(".widget-button", has_text="Refresh").click()
+    button = card.locator(".widget-button", has_text="Refresh")
+    for _ in range(20):  # click, then give the kernel time to answer; a finished card disables its button
         if card.locator(".zm-badge-success").count():
             break
+        if button.is_enabled():
+            button.click()
         lab.page.wait_for_timeout(500)
+    expect(card.locator(".zm-badge")).to_have_text("SUCCESS")
     expect(card.locator(".zhipu-magic-reply .zm-footer")).to_contain_text("task ")
     card.scroll_into_view_if_needed()
     shot = lab.screenshot("task_card.png")
