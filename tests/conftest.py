@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from helpers import KEY, Sleeps
 
 CANARY_KEY = "canary0123456789abcdef0123456789.CANARYsecretXYZ42"  # never a real key
 ENV_VARS = ("ZHIPUAI_API_KEY", "ZAI_API_KEY", "ZHIPUAI_BASE_URL", "ZAI_BASE_URL")
@@ -27,6 +28,31 @@ def server() -> Iterator[object]:
 
     with LocalServer(port=0, token_rate=0.0) as srv:
         yield srv
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """An injected sleep: retry delays are recorded, not waited."""
+    return Sleeps()
+
+
+@pytest.fixture
+def make(server: object, sleeps: Sleeps) -> Iterator[Callable[..., object]]:
+    """A factory of GLMClients for the fixture server with the injected sleep (closed afterwards)."""
+    from zhipu_magic.client import GLMClient
+
+    clients: list[GLMClient] = []
+
+    def factory(**kw: object) -> GLMClient:
+        kw.setdefault("sleep", sleeps)
+        kw.setdefault("rng", lambda: 1.0)
+        client = GLMClient(kw.pop("api_key", KEY), kw.pop("base_url", server.base_url), **kw)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from helpers import KEY, Sleeps, consume, pool_connections
 from rawserver import RawServer, chunked
 
 from zhipu_magic.client import ChatStream, GLMClient
@@ -31,45 +32,6 @@ from zhipu_magic.errors import (
     ServerError,
     StreamError,
 )
-
-KEY = "test.key"
-
-
-class Sleeps(list):
-    """An injected sleep that records the delays instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def make(server: Any, sleeps: Sleeps) -> Callable[..., GLMClient]:
-    clients: list[GLMClient] = []
-
-    def factory(**kw: Any) -> GLMClient:
-        kw.setdefault("sleep", sleeps)
-        kw.setdefault("rng", lambda: 1.0)
-        client = GLMClient(kw.pop("api_key", KEY), kw.pop("base_url", server.base_url), **kw)
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        client.close()
-
-
-def pool_connections(client: GLMClient) -> int:
-    """How many TCP connections the client ever opened (urllib3 counts them per pool)."""
-    total = 0
-    for adapter in client._session.adapters.values():
-        for key in list(adapter.poolmanager.pools.keys()):
-            total += adapter.poolmanager.pools[key].num_connections
-    return total
 
 
 def free_port() -> int:
@@ -231,11 +193,6 @@ def test_keyboard_interrupt_while_read_is_blocked(make: Callable[..., GLMClient]
 
 
 # --- stream failures --------------------------------------------------------------------------------
-
-
-def consume(stream: ChatStream) -> None:
-    for _ in stream:
-        pass
 
 
 @pytest.mark.parametrize(

@@ -14,9 +14,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any
 
 import pytest
+from helpers import Recorder
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -26,39 +26,6 @@ from zhipu_magic import render
 from zhipu_magic.conversation import conversations
 
 REAL_IS_RICH = render.is_rich_frontend
-
-
-class Recorder(DisplayPublisher):
-    """Records publishes; can raise KeyboardInterrupt on the Nth update (an interrupt in display)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.calls: list[dict[str, Any]] = []
-        self.interrupt_on_update: int | None = None
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.calls.append({"data": dict(data), "id": (transient or {}).get("display_id"), "update": update})
-        due = self.interrupt_on_update
-        if update and due is not None and sum(c["update"] for c in self.calls) >= due:
-            self.interrupt_on_update = None
-            raise KeyboardInterrupt
-
-    def clear_output(self, wait=False):
-        pass
-
-    def final(self) -> list[dict[str, str]]:
-        """Outputs as a notebook would keep them: one per display (updated in place)."""
-        outputs: dict[Any, dict[str, str]] = {}
-        order = []
-        for i, call in enumerate(self.calls):
-            key = call["id"] or f"anon-{i}"
-            if key not in outputs:
-                order.append(key)
-            outputs[key] = call["data"]
-        return [outputs[k] for k in order]
-
-    def all_text(self) -> str:
-        return json.dumps([c["data"] for c in self.calls], ensure_ascii=False)
 
 
 @pytest.fixture(scope="module")
@@ -595,7 +562,6 @@ def test_widgets_missing_gives_a_clear_message(ip, monkeypatch):
 
 
 def test_terminal_streams_plain_text(ip, api, monkeypatch):
-    from IPython.core.displaypub import DisplayPublisher
 
     monkeypatch.setattr(render, "is_rich_frontend", REAL_IS_RICH)  # the real detection, not "always rich"
     monkeypatch.setattr(ip, "display_pub", DisplayPublisher(shell=ip))  # what terminal IPython has

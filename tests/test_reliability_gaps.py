@@ -13,15 +13,15 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.core.displaypub import DisplayPublisher
+from helpers import KEY, Recorder, Sleeps, consume, pool_connections
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
-from rawserver import RawServer, chunked
+from rawserver import RawServer, SequenceServer, chunked
 
 from zhipu_magic import render
 from zhipu_magic.client import GLMClient
@@ -39,50 +39,7 @@ from zhipu_magic.errors import (
 from zhipu_magic.retry import should_retry
 from zhipu_magic.server import LocalServer
 
-KEY = "test.key"
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-
-
-class Sleeps(list):
-    """An injected sleep that records the delays instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
-
-
-@pytest.fixture
-def make(server: Any, sleeps: Sleeps) -> Iterator[Callable[..., GLMClient]]:
-    clients: list[GLMClient] = []
-
-    def factory(**kw: Any) -> GLMClient:
-        kw.setdefault("sleep", sleeps)
-        kw.setdefault("rng", lambda: 1.0)
-        client = GLMClient(kw.pop("api_key", KEY), kw.pop("base_url", server.base_url), **kw)
-        clients.append(client)
-        return client
-
-    yield factory
-    for client in clients:
-        client.close()
-
-
-def consume(stream: Any) -> None:
-    for _ in stream:
-        pass
-
-
-def pool_connections(client: GLMClient) -> int:
-    """How many TCP connections the client ever opened (urllib3 counts them per pool)."""
-    total = 0
-    for adapter in client._session.adapters.values():
-        for key in list(adapter.poolmanager.pools.keys()):
-            total += adapter.poolmanager.pools[key].num_connections
-    return total
 
 
 def frame(obj: Any) -> bytes:
@@ -104,83 +61,7 @@ def http_response(status: str, body: bytes, ctype: str = "application/json", ext
     ).encode() + body
 
 
-class SequenceServer:
-    """Answers the Nth connection with the Nth scripted response (the last one repeats)."""
-
-    def __init__(self, responses: list[bytes]) -> None:
-        self.responses = responses
-        self.served = 0
-        self._listener = socket.socket()
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/api/paas/v4"
-
-    def __enter__(self) -> SequenceServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._listener.close()
-        self._thread.join(timeout=5)
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    piece = conn.recv(65536)
-                    if not piece:
-                        break
-                    data += piece
-                head, _, rest = data.partition(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                while len(rest) < length:
-                    piece = conn.recv(65536)
-                    if not piece:
-                        break
-                    rest += piece
-                response = self.responses[min(self.served, len(self.responses) - 1)]
-                self.served += 1
-                try:
-                    conn.sendall(response)
-                except OSError:
-                    pass
-
-
 # -- an in-process shell with a recording display publisher (as in test_magics) --------------------
-class Recorder(DisplayPublisher):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.calls: list[dict[str, Any]] = []
-
-    def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.calls.append({"data": dict(data), "id": (transient or {}).get("display_id"), "update": update})
-
-    def clear_output(self, wait=False):
-        pass
-
-    def final(self) -> list[dict[str, str]]:
-        outputs: dict[Any, dict[str, str]] = {}
-        for i, call in enumerate(self.calls):
-            outputs[call["id"] or f"anon-{i}"] = call["data"]
-        return list(outputs.values())
-
-    def all_text(self) -> str:
-        return json.dumps([c["data"] for c in self.calls], ensure_ascii=False)
-
-
 @pytest.fixture
 def ip(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
     created = not InteractiveShell.initialized()
