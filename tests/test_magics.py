@@ -624,3 +624,17 @@ def test_footer_says_when_the_answer_needed_a_retry(ip, api, line):
     assert "retried 1×" in ip.rec.final()[-1]["text/plain"]
     run(ip, line, "hello again")
     assert "retried" not in ip.rec.final()[-1]["text/plain"]
+
+
+def test_glm_wait_resumes_a_task_by_id(ip, api):
+    """``%glm wait ID`` finishes what an interrupted ``--wait`` (or another session) started."""
+    run(ip, "--async", "Write a limerick")
+    task_id = ip.user_ns["_glm"].task_id
+    ip.run_line_magic("glm", f"wait {task_id} -o poem")
+    assert ip.user_ns["poem"] == ip.user_ns["_glm"].text != ""
+    assert f"task {task_id}" in ip.rec.final()[-1]["text/plain"]
+    other = api.client().submit("from another session")  # not in this store yet
+    ip.run_line_magic("glm", f"wait {other['id']}")
+    assert ip.user_ns["_glm"].text
+    with pytest.raises(UsageError, match="wait TASK_ID"):
+        ip.run_line_magic("glm", "wait")

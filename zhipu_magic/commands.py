@@ -34,7 +34,8 @@ SUBCOMMANDS = {
     "usage": "tokens used in this session, per model",
     "history [NAME]": "show a conversation (all of them without NAME)",
     "reset [NAME]": "clear a conversation (all of them without NAME)",
-    "result ID": "fetch an async task submitted with %%glm --async",
+    "result ID": "fetch an async task submitted with %%glm --async (once)",
+    "wait ID [-o NAME]": "poll an async task until it is done, then show it (resumes an interrupted --wait)",
     "chat [NAME]": "chat panel widget",
     "tasks": "async task panel widget",
 }
@@ -164,6 +165,27 @@ class Subcommands:
         else:
             conversations.reset()
             render.show(render.text_bundle("All conversations cleared."))
+
+    def _cmd_wait(self, rest: list[str]) -> None:
+        output = None
+        if len(rest) == 3 and rest[1] in ("-o", "--output") and rest[2].isidentifier():
+            output = rest[2]
+        elif len(rest) != 1:
+            raise UsageError("use %glm wait TASK_ID [-o NAME]")
+        from .tasks import get_store
+
+        store, task_id = get_store(), rest[0]
+        client, local = self._backend()
+        if store.get(task_id) is None:  # a task from elsewhere (another machine, the vendor console)
+            store.record_submission(
+                {"id": task_id, "task_status": "PROCESSING"},
+                kind="chat",
+                model=self.model,
+                prompt="",
+                base_url=client.base_url,
+                local=local,
+            )
+        self._wait(store, client, {"id": task_id}, output)
 
     def _cmd_result(self, rest: list[str]) -> None:
         if len(rest) != 1:

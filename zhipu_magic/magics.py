@@ -302,11 +302,12 @@ class GLMMagics(Subcommands, Magics):
         except Exception:  # the store is a convenience; the id is shown either way
             pass
         if getattr(args, "wait", False):
-            return self._wait(store, client, task, args)
+            return self._wait(store, client, task, args.output)
         show_submitted_task(task, client)
 
-    def _wait(self, store: Any, client: Any, task: dict[str, Any], args: Any) -> None:
-        """``--wait``: poll (1 s -> 10 s backoff) until done, then show it like a normal answer."""
+    def _wait(self, store: Any, client: Any, task: dict[str, Any], output: str | None) -> None:
+        """``--wait`` (and ``%glm wait ID``): poll (1 s -> 10 s backoff) until done, then show it
+        like a normal answer. An interrupt stops the waiting, not the task: resume with the same."""
         from .errors import GLMError
         from .polling import wait_for_task
         from .tasks import FAIL, reply_from_record
@@ -317,7 +318,7 @@ class GLMMagics(Subcommands, Magics):
         except KeyboardInterrupt:
             render.show(
                 render.text_bundle(
-                    f"Stopped waiting; task {task_id} is still running: %glm tasks or %glm result"
+                    f"Stopped waiting; task {task_id} is still running: resume with %glm wait {task_id}"
                 )
             )
             raise
@@ -327,15 +328,15 @@ class GLMMagics(Subcommands, Magics):
         if reply is None:  # a video: the card shows the player and the cover image
             show_submitted_task(record, client)
             urls = [v.get("url") for v in (record.get("result") or {}).get("video_result") or []]
-            if args.output and self.shell is not None:
-                self.shell.user_ns[args.output] = urls[0] if urls else None
+            if output and self.shell is not None:
+                self.shell.user_ns[output] = urls[0] if urls else None
             return
         if self.shell is not None:
             self.shell.user_ns["_glm"] = reply
         self._count_usage(reply)
         render.show(render.reply_bundle(reply, final=True))
-        if args.output and self.shell is not None:
-            self.shell.user_ns[args.output] = reply.text
+        if output and self.shell is not None:
+            self.shell.user_ns[output] = reply.text
 
     # -- backend: real API or the built-in server (shared with the panels) ----------------------------
     def _key(self) -> Secret | None:
