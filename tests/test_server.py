@@ -174,6 +174,210 @@ def test_answers_are_deterministic_and_rich(server: LocalServer) -> None:
     assert re.search(r"[\u4e00-\u9fff]", text) and "🎉" in text
 
 
+def _say(prompt: str) -> str:
+    return answers.answer_for(prompt, model="glm-4-flash")
+
+
+def _paragraph(text: str, i: int) -> str:
+    return [p for p in text.split("\n\n") if p.strip()][i]
+
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+EMOJI = re.compile(r"[\U0001f300-\U0001faff\u2600-\u27bf]")
+INTENT_PROMPTS = (
+    "Write a haiku about notebooks.",
+    "Write a limerick about rings.",
+    "Tell a three-sentence story about a robot who learns to paint.",
+    "Name five moons of Saturn.",
+    "Summarise the benefits of unit tests in two sentences.",
+    "Explain what a Jupyter magic command is, in three bullet points.",
+    "Compare Python and Rust in a table.",
+    "Write a Python function for factorials.",
+    "Is 221 a prime number?",
+    "Translate 'good morning' into French.",
+    "写一首关于春天的诗",
+    "Tell me about rivers",
+)
+
+
+@pytest.mark.parametrize("prompt", INTENT_PROMPTS)
+def test_intent_answers_are_deterministic_with_chinese_and_emoji(prompt: str) -> None:
+    text = _say(prompt)
+    assert text == _say(prompt) and text != _say("Tell me about lakes")
+    assert CJK.search(text) and EMOJI.search(text)
+    assert "".join(answers.tokens(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("prompt", "lines"),
+    [
+        ("Write a haiku about notebooks.", 3),
+        ("Write a haiku about widgets.", 3),
+        ("Write a limerick about rings.", 5),
+        ("Write a short poem about the sea.", 5),
+        ("Write a 7-line poem about autumn.", 7),
+        ("写一首关于春天的诗", 5),
+    ],
+)
+def test_poems_have_the_right_number_of_lines(prompt: str, lines: int) -> None:
+    text = _say(prompt)
+    poem = _paragraph(text, 1).split("\n")
+    assert len(poem) == lines, text
+    assert "```" not in text and "|---" not in text  # no demo furniture around a poem
+    subject = answers._subject(prompt, "?")
+    assert subject in text and subject in ("notebooks", "widgets", "rings", "the sea", "autumn", "春天")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "count"),
+    [
+        ("Tell a three-sentence story about a robot who learns to paint.", 3),
+        ("Tell a 5 sentence story about a lighthouse.", 5),
+        ("Summarise the benefits of unit tests in two sentences.", 2),
+        ("Summarise the plot of Journey to the West in one line.", 1),
+    ],
+)
+def test_stories_and_summaries_have_that_many_sentences(prompt: str, count: int) -> None:
+    body = _paragraph(_say(prompt), 1)
+    assert len(re.findall(r"[.!?](?:\s|$)", body)) == count, body
+
+
+def test_summary_echoes_the_request() -> None:
+    assert _say("Summarise the benefits of unit tests in two sentences.").startswith(
+        "**Summarise the benefits"
+    )
+
+
+@pytest.mark.parametrize(
+    ("prompt", "count", "marker"),
+    [
+        ("Explain what a Jupyter magic command is, in three bullet points.", 3, "- "),
+        ("Name five moons of Saturn.", 5, "1. "),
+        ("List 4 fruits", 4, "1. "),
+        ("I am planning a weekend in Hangzhou. Suggest three things to do.", 3, "1. "),
+        ("Give me 10 tips for learning Rust", 10, "1. "),
+        ("列出三个水果", 3, "1. "),
+    ],
+)
+def test_lists_have_the_asked_number_of_items(prompt: str, count: int, marker: str) -> None:
+    text = _say(prompt)
+    listed = [ln for ln in text.splitlines() if re.match(r"(- |\d+\. )", ln)]
+    assert len(listed) == count and listed[0].startswith(marker), text
+    assert text.startswith("## ") and "```" not in text
+
+
+def test_known_categories_list_real_things() -> None:
+    assert "Titan" in _say("Name seven moons of Saturn.")
+    assert any(f in _say("List 7 fruits") for f in ("Apple", "Mango", "Lychee"))
+
+
+def test_explain_has_a_heading_and_a_list() -> None:
+    text = _say("What is a notebook?")
+    assert (
+        text.startswith("## What is a notebook")
+        and "a notebook" in _paragraph(text, 1)
+        and "\n1. " in text
+        and "```" not in text
+    )
+
+
+def test_format_requests_get_that_format() -> None:
+    table = _say("Compare Python and Rust in a table.")
+    assert "| Aspect | Python | Rust |" in table and "```" not in table
+    assert "<table" not in table and "|---" in _say("explain a table please")
+    code = _say("Write a Python function for factorials.")
+    assert "```python\ndef factorials(" in code and "|---" not in code
+    prime = _say("Is 221 a prime number?")
+    assert "$221 = 13 \\times 17$" in prime and "$$" in prime and "not prime" in prime
+    assert "**97 is prime**" in _say("Is 97 prime?")
+    arithmetic = _say("Calculate 12 * 34")
+    assert "$408$" in arithmetic and "$$12 \\times 34 = 408$$" in arithmetic
+    proof = _say("Prove that the sum of the first n integers is n(n+1)/2")
+    assert "$$" in proof and "\\blacksquare" in proof
+    translation = _say("Translate 'good morning' into French.")
+    assert "> good morning" in translation and "Bonjour" in translation and "翻译" in translation
+    assert "我爱大海" in _say("Translate into Chinese: I love the sea")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "用一句话介绍土星。",
+        "写一首关于春天的诗",
+        "讲一个关于小猫的故事",
+        "什么是机器学习？",
+        "比较猫和狗",
+        "随便聊聊吧",
+    ],
+)
+def test_chinese_prompts_get_chinese_answers(prompt: str) -> None:
+    text = _say(prompt)
+    letters = re.findall(r"[A-Za-z\u4e00-\u9fff]", re.sub(r"```.*?```", "", text, flags=re.S))
+    assert len(CJK.findall(text)) * 2 > len(letters), text
+
+
+def test_chinese_one_sentence() -> None:
+    body = _paragraph(_say("用一句话介绍土星。"), 1)
+    assert "土星" in body and body.count("。") == 1
+
+
+def test_greetings_stay_short_and_generic_stays_a_full_demo() -> None:
+    assert len(_say("hello")) < 150 and len(_say("你好")) < 150
+    demo = _say("Tell me about mountains")
+    for piece in ("## Tell me about mountains", "\n1. ", "```python", "|---|", "$E=mc^2$", "$$", "🎉"):
+        assert piece in demo
+    assert CJK.search(demo)
+
+
+def test_turn_memory_and_echo_apply_to_every_intent() -> None:
+    text = answers.answer_for("Write a haiku about tea.", model="m", turn=3, first_prompt="hi there")
+    assert text.endswith("_Turn 3 of this conversation; you first asked: “hi there”._")
+    assert answers.answer_for("echo: Write a haiku", model="m") == "Write a haiku"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "Give three facts about pandas (the animal) as a JSON object with a list named facts.",
+        "List 4 fruits",
+        "写一首关于春天的诗",
+        "Tell me about rivers",
+        'Return {"weird": "json"} and `quotes` \\ please',
+    ],
+)
+def test_json_mode_is_always_a_valid_object(prompt: str) -> None:
+    raw = answers.json_answer_for(prompt, model="glm-4-flash")
+    obj = json.loads(raw)
+    assert (
+        isinstance(obj, dict) and obj["topic"] and raw == answers.json_answer_for(prompt, model="glm-4-flash")
+    )
+
+
+def test_json_mode_names_the_asked_list() -> None:
+    facts = json.loads(
+        answers.json_answer_for("Give three facts about pandas as JSON with a list named facts.", model="m")
+    )
+    assert len(facts["facts"]) == 3 and all(isinstance(f, str) and "pandas" in f for f in facts["facts"])
+    fruits = json.loads(answers.json_answer_for("List 4 fruits", model="m"))
+    assert len(fruits["fruits"]) == 4
+
+
+def test_reasoning_mentions_the_intent() -> None:
+    assert "write a short poem" in answers.reasoning_for("Write a haiku about tea.")
+    assert answers.reasoning_for("Plan a trip").startswith("The user asks")
+
+
+def test_intents_survive_directives_thinking_and_max_tokens(server: LocalServer) -> None:
+    body = post(server, "chat/completions", chat_body("Write a haiku about tea. [[chunks:3]]")).json()
+    assert body["choices"][0]["message"]["content"] == _say("Write a haiku about tea.")
+    z1 = post(server, "chat/completions", chat_body("Write a haiku about tea.", model="glm-z1-flash")).json()
+    assert re.match(
+        r"<think>.+write a short poem.+</think>\n\n\*\*Haiku", z1["choices"][0]["message"]["content"], re.S
+    )
+    cut = post(server, "chat/completions", chat_body("Name ten moons of Saturn.", max_tokens=5)).json()
+    assert cut["choices"][0]["finish_reason"] == "length"
+
+
 def test_echo_and_directives_are_stripped(server: LocalServer) -> None:
     body = post(server, "chat/completions", chat_body("echo: hello [[chunks:3]] world")).json()
     assert body["choices"][0]["message"]["content"] == "hello world"
