@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 
-from zhipu_magic import answers
+from zhipu_magic import answer_intents, answers
 from zhipu_magic.models import MODELS, get_model
 from zhipu_magic.server import LocalServer, start_local_server
 
@@ -224,7 +224,7 @@ def test_poems_have_the_right_number_of_lines(prompt: str, lines: int) -> None:
     poem = _paragraph(text, 1).split("\n")
     assert len(poem) == lines, text
     assert "```" not in text and "|---" not in text  # no demo furniture around a poem
-    subject = answers._subject(prompt, "?")
+    subject = answer_intents._subject(prompt, "?")
     assert subject in text and subject in ("notebooks", "widgets", "rings", "the sea", "autumn", "春天")
 
 

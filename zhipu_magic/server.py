@@ -20,13 +20,16 @@ The magics use `start_local_server()` (one shared instance, ~40 tokens/s so stre
 the key's secret is accepted too; bad signature 401/1002, expired 401/1003). The video and cover
 files under `/files/` need no key, like the real CDN links.
 
-**Answers** (from the last user message):
+**Answers** (from the last user message; deterministic, so tests and demos are stable):
 
-- `echo: TEXT`: the answer is exactly TEXT.
-- "hi" / "你好": a short greeting. Prompts mentioning code, a table or math get a focused answer;
-  anything else gets a full Markdown demo (heading, list, code block, table, `$E=mc^2$`, `$$...$$`,
-  Chinese, emoji). Later turns mention the turn number and the first question.
-- `response_format: {"type": "json_object"}`: a JSON object.
+- `echo: TEXT`: the answer is exactly TEXT. "hi" / "你好": a short greeting.
+- Shaped by what the prompt asks for: a haiku / poem / limerick (3, 5 or N lines), a story (N
+  sentences), N bullet points or items, an explanation (heading and list), a summary in N sentences,
+  a table (or an A-vs-B comparison), code, math (a real primality check, arithmetic, a proof), a
+  translation. Chinese prompts get Chinese answers. Anything else gets a full Markdown demo
+  (heading, list, code block, table, `$E=mc^2$`, `$$...$$`, Chinese, emoji). Later turns mention the
+  turn number and the first question.
+- `response_format: {"type": "json_object"}`: a JSON object (with the list the prompt names).
 - Function `tools` and a user message last: the model calls the first tool; after a `tool` message
   it answers from the tool result.
 - Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-5*, glm-4.5v, glm-4.6v, ...) stream
