@@ -55,7 +55,7 @@ def test_smoke_runs_a_cell_and_a_widget(lab: Any) -> None:
 def test_glm_answer_streams_progressively(lab: Any) -> None:
     name = lab.notebook(
         "stream.ipynb",
-        ["%load_ext zhipu_magic", "%%glm\nShow me a small table of three planets and explain it"],
+        ["%load_ext zhipu_magic", "%%glm -m glm-4.5-flash\nTell me about Jupyter notebooks"],
     )
     lab.open(name)
     lab.run_all()
@@ -71,7 +71,7 @@ def test_glm_answer_streams_progressively(lab: Any) -> None:
         timeout=60_000,
     )
     partial = _text(answer)
-    lab.screenshot("streamed_partial.png")
+    lab.copy_to_docs(lab.screenshot("streamed_partial.png"))
     expect(footer).to_contain_text("local server", timeout=60_000)  # the final footer
     lab.wait_done(2)
     final = _text(answer)
