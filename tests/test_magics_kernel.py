@@ -85,3 +85,52 @@ def test_login_without_stdin(tmp_path):
     assert "no stdin" in text and "ZHIPUAI_API_KEY" in text
     lines = [ln for o in outputs for ln in (o.get("text") or "\n".join(o.get("traceback", []))).splitlines()]
     assert len([ln for ln in lines if ln.strip()]) == 1, lines
+
+
+def test_kernel_interrupt_mid_stream(monkeypatch, canary):
+    """The front end's Interrupt (SIGINT to the kernel) mid-answer: the server sees the socket close,
+    the output keeps the partial answer marked interrupted, ``_glm`` has it, and the cell fails."""
+    import time
+
+    from jupyter_client.manager import start_new_kernel
+
+    from zhipu_magic.server import LocalServer
+
+    with LocalServer(port=0, token_rate=40) as srv:
+        monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        km, kc = start_new_kernel(kernel_name="python3")
+        try:
+            kc.execute_interactive("%load_ext zhipu_magic", timeout=60)
+            msg_id = kc.execute("%%glm\nA long story [[chunks:400]]")
+            updates, reply = [], None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and reply is None:
+                msg = kc.get_iopub_msg(timeout=30)
+                if msg["parent_header"].get("msg_id") != msg_id:
+                    continue
+                if msg["msg_type"] in ("display_data", "update_display_data"):
+                    updates.append(msg["content"]["data"])
+                    if len(updates) == 5:
+                        km.interrupt_kernel()
+                elif msg["msg_type"] == "error":
+                    reply = msg["content"]
+            assert reply is not None and reply["ename"] == "KeyboardInterrupt"
+            assert srv.wait_disconnect(10)  # the connection was closed, generation stopped
+            final = updates[-1]["text/plain"]
+            assert "interrupted" in final
+            while kc.get_shell_msg(timeout=30)["parent_header"].get("msg_id") != msg_id:
+                pass  # the failed cell's reply; then the kernel takes new requests again
+            out: list[str] = []
+            check = kc.execute_interactive(
+                "print(len(_glm.text), _glm.interrupted)",
+                timeout=30,
+                output_hook=lambda m: out.append(m["content"].get("text", "")),
+            )
+            assert check["content"]["status"] == "ok"
+            length, interrupted = "".join(out).split()
+            assert int(length) > 0 and interrupted == "True"
+            assert canary not in json.dumps(updates)
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
