@@ -36,7 +36,11 @@ def execute(path: Path, *, timeout: int = 180, save: Path | None = None) -> nbfo
     """Execute ``path`` in a fresh python3 kernel whose working directory is the notebook's folder."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its TCP-on-loopback warning
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
     if save is not None:
