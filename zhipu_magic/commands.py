@@ -30,7 +30,7 @@ SUBCOMMANDS = {
     "config": "show settings; `%glm config model=glm-4-air temperature=0.3` sets defaults",
     "login": "enter an API key for this session (hidden input; never saved)",
     "logout": "forget the key entered with %glm login",
-    "models": "the models and what each supports",
+    "models [FILTER]": "models and what each supports (filter: thinking, vision, video, free, a name part)",
     "usage": "tokens used in this session, per model",
     "history [NAME]": "show a conversation (all of them without NAME)",
     "reset [NAME]": "clear a conversation (all of them without NAME)",
@@ -123,13 +123,23 @@ class Subcommands:
         def yes(flag: bool) -> str:
             return "yes" if flag else ""
 
+        def wanted(m: Any) -> bool:
+            """``%glm models thinking`` / ``free`` / ``video`` / ``chat`` / ``4.5``: a capability,
+            a kind, or part of the name."""
+            flags = {"stream": m.stream, "async": m.async_, "thinking": m.thinking != "no",
+                     "vision": m.vision, "video": m.video, "free": m.free}  # fmt: skip
+            return all(flags.get(q, q == m.kind or q in m.name) for q in (w.lower() for w in rest))
+
         rows = [
             [m.name, m.kind, yes(m.stream), yes(m.async_), "" if m.thinking == "no" else m.thinking,
              yes(m.vision), yes(m.video), yes(m.free), m.note]
-            for m in MODELS.values()
+            for m in MODELS.values() if wanted(m)
         ]  # fmt: skip
+        if not rows:
+            raise UsageError(f"no model matches {' '.join(rest)[:60]!r}; %glm models lists them all")
         headers = ["model", "kind", "stream", "async", "thinking", "vision", "video", "free", "note"]
-        render.show(render.table_bundle(headers, rows, title=f"{len(rows)} models"))
+        what = f" matching {' '.join(rest)!r}" if rest else ""
+        render.show(render.table_bundle(headers, rows, title=f"{len(rows)} models{what}"))
 
     def _cmd_usage(self, rest: list[str]) -> None:
         if not self.usage:
