@@ -102,7 +102,7 @@ def check_quickstart(nb, mode: str) -> None:
     assert "Summarise" in _text(_cell(nb, "print(summary"))
     config = _text(_cell(nb, "%glm config"))
     assert ("not set" in config) == (mode == "local")
-    assert "cogvideox" in _text(_cell(nb, "%glm models"))
+    assert "cogvideox-flash" in _text(_cell(nb, "%glm models free"))
 
 
 def check_conversations(nb, mode: str) -> None:
