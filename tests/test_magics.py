@@ -638,3 +638,15 @@ def test_glm_wait_resumes_a_task_by_id(ip, api):
     assert ip.user_ns["_glm"].text
     with pytest.raises(UsageError, match="wait TASK_ID"):
         ip.run_line_magic("glm", "wait")
+
+
+def test_models_filter(ip):
+    ip.run_line_magic("glm", "models free thinking")
+    table = ip.rec.calls[-1]["data"]["text/plain"]
+    assert "glm-4.5-flash" in table and "glm-4-plus" not in table and "matching 'free thinking'" in table
+    ip.run_line_magic("glm", "models video")
+    assert "cogvideox-flash" in ip.rec.calls[-1]["data"]["text/plain"]
+    ip.run_line_magic("glm", "models 4.6")
+    assert "glm-4.6" in ip.rec.calls[-1]["data"]["text/plain"]
+    with pytest.raises(UsageError, match="no model matches"):
+        ip.run_line_magic("glm", "models nonsense-xyz")

@@ -128,7 +128,7 @@ class Subcommands:
             a kind, or part of the name."""
             flags = {"stream": m.stream, "async": m.async_, "thinking": m.thinking != "no",
                      "vision": m.vision, "video": m.video, "free": m.free}  # fmt: skip
-            return all(flags.get(q, q == m.kind or q in m.name) for q in (w.lower() for w in rest))
+            return all(flags.get(q) or q == m.kind or q in m.name for q in (w.lower() for w in rest))
 
         rows = [
             [m.name, m.kind, yes(m.stream), yes(m.async_), "" if m.thinking == "no" else m.thinking,
