@@ -102,6 +102,7 @@ HOSTILE = (
     '<img src=x onerror="alert(1)">\n\n'
     '<svg onload="alert(1)">\n\n'
     "[click](javascript:alert(1))\n\n"
+    "Math with a link: $\\href{javascript:alert(1)}{x^2}$\n\n"
     "![x](https://example.com/x.png)\n\n"
     "https://example.com/bare-url\n"
 )

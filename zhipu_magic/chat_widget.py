@@ -56,8 +56,8 @@ class ChatPanel(W.VBox):
         self._stop = threading.Event()
         self._worker = Background(self._show_error)
         models = [m.name for m in MODELS.values() if m.kind == "chat" and m.stream]
-        self.history = W.HTML(layout=W.Layout(max_height="480px", overflow="auto"))
-        self.live = W.HTML()
+        self.history = W.HTMLMath(layout=W.Layout(max_height="480px", overflow="auto"))
+        self.live = W.HTMLMath()
         self.input = W.Textarea(placeholder=f"Message {name}", layout=W.Layout(width="100%"))
         self.model = W.Dropdown(
             options=models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else models[0], description="Model"

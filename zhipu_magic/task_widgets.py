@@ -33,7 +33,7 @@ class TaskCard(W.VBox):
         self.refresh_button = W.Button(description="Refresh", icon="refresh", tooltip="Poll this task once")
         self.refresh_button.layout.width = "auto"
         self.message = W.HTML()
-        self.body = W.HTML()
+        self.body = W.HTMLMath()
         self._worker = Background(self._show_error)
         super().__init__([W.HBox([self.header, self.refresh_button]), self.message, self.body])
         self.add_class("zm-task-card")
@@ -263,7 +263,7 @@ class TaskPanel(W.VBox):
             cached = self._row_cache.get(rec["id"])
             if cached is None or cached[0] != key:
                 html = self._row_html(rec, open_=i < 3)
-                row = cached[1] if cached else W.HTML()
+                row = cached[1] if cached else W.HTMLMath()
                 row.value = html
                 self._row_cache[rec["id"]] = (key, row)
             children.append(self._row_cache[rec["id"]][1])
