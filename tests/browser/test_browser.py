@@ -235,7 +235,7 @@ def test_hostile_answers_stay_inert(lab: Any) -> None:
     expect(lab.cell(1).locator(".zm-answer")).to_contain_text("<script>alert(1)</script>")
     expect(chat).to_contain_text('<img src=x onerror="alert(1)">')  # the history, as text
     # math is typeset in the cell, the chat panel and the task panel alike (MathJax drops the
-    # javascript: target of \\href, so the link is never live)
+    # javascript: target of \href, so the link is never live)
     for where in (lab.cell(1), chat, newest):
         expect(where.locator("mjx-container").first).to_be_visible(timeout=20_000)
     assert lab.page.evaluate(LIVE_MARKUP_JS) == []
