@@ -1,10 +1,12 @@
-"""The local server's HTTP side: the request handler (routing, SSE streaming, mid-stream faults,
-the endpoints' answers) and the threading HTTP server it runs in.
+"""The local server's HTTP side: the request handler (routing, chat, SSE streaming, mid-stream faults)
+and the threading HTTP server it runs in.
 
 Request checks (auth, model, chat body) are in :mod:`.server_checks`, the faults that strike before
-the answer in :mod:`.server_faults`; their names are re-exported here. What each endpoint, directive
-and error does is documented in :mod:`zhipu_magic.server`, which owns the state the handler shares
-(:class:`~zhipu_magic.server.LocalServer`: records, tasks, attempts). Standard library only.
+the answer in :mod:`.server_faults`, the non-chat endpoints (video, images, embeddings, tokenizer,
+models, async results, asset files) in :mod:`.server_endpoints`; their names are re-exported here.
+What each endpoint, directive and error does is documented in :mod:`zhipu_magic.server`, which owns
+the state the handler shares (:class:`~zhipu_magic.server.LocalServer`: records, tasks, attempts).
+Standard library only.
 """
 
 from __future__ import annotations
@@ -15,14 +17,12 @@ import select
 import socket
 import sys
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import answers
-from .models import MODELS
+from . import server_endpoints as endpoints
 from .server_checks import (  # noqa: F401 - _ROLES, _check_jwt, _is_number: re-exported (were defined here)
     _ROLES,
     _check_jwt,
@@ -32,25 +32,18 @@ from .server_checks import (  # noqa: F401 - _ROLES, _check_jwt, _is_number: re-
     check_auth,
     check_model,
 )
+from .server_endpoints import _ASSET_TYPES, ASSETS, PREFIX, _new_id, _request_id  # noqa: F401 - re-exported
 from .server_faults import _BAD_GATEWAY_HTML, _FAULTS, _float, _int, request_faults  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from .server import LocalServer
 
-PREFIX = "/api/paas/v4"
-ASSETS = Path(__file__).with_name("assets")
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"
-_ASSET_TYPES = {".mp4": "video/mp4", ".png": "image/png", ".jpg": "image/jpeg"}
 
 
 class _Disconnected(Exception):
     """The streaming client went away."""
-
-
-def _new_id() -> str:
-    """Modern-style ids: ``yyyyMMddHHmmss`` + 16 hex (30 chars)."""
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + uuid.uuid4().hex[:16]
 
 
 def _dumps(obj: Any) -> bytes:
@@ -178,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _Fail(404, "1222", f"API not found: {path}")
             route = path[len(PREFIX) + 1 :].strip("/")
             if method in ("GET", "HEAD") and route.startswith("files/"):
-                return self._asset(route[len("files/") :])
+                return endpoints.asset(self, route[len("files/") :])
             check_auth(self.headers.get("Authorization"), self.server.app.api_key)
             if bad_json:
                 raise _Fail(400, "1210", "The request body is not a valid JSON object.")
@@ -188,17 +181,17 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST" and route == "async/chat/completions":
                 return self._chat(body, raw, async_=True)
             if method == "GET" and route.startswith("async-result/"):
-                return self._result(route[len("async-result/") :])
+                return endpoints.result(self, route[len("async-result/") :])
             if method == "POST" and route == "videos/generations":
-                return self._video(body, raw)
+                return endpoints.video(self, body, raw)
             if method == "POST" and route == "images/generations":
-                return self._image(body)
+                return endpoints.image(self, body)
             if method == "POST" and route == "embeddings":
-                return self._embeddings(body)
+                return endpoints.embeddings(self, body)
             if method == "POST" and route == "tokenizer":
-                return self._tokenizer(body)
+                return endpoints.tokenizer(self, body)
             if method == "GET" and route == "models":
-                return self._models()
+                return endpoints.models(self)
             raise _Fail(404, "1222", f"API not found: {method} {path}")
         except _Fail as err:
             self._send_error(err)
@@ -210,29 +203,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self._send_error(_Fail(500, "500", f"Local server error: {type(exc).__name__}: {exc}"))
-
-    def _asset(self, name: str) -> None:
-        file = ASSETS / name
-        if "/" in name or name.startswith(".") or not file.is_file():
-            raise _Fail(404, "1222", f"File not found: {name}")
-        data = file.read_bytes()
-        ctype = _ASSET_TYPES.get(file.suffix, "application/octet-stream")
-        headers = {"Accept-Ranges": "bytes", "Cache-Control": "max-age=3600"}
-        rng = self.headers.get("Range", "")
-        if rng.startswith("bytes=") and "," not in rng:
-            start_s, _, end_s = rng[6:].partition("-")
-            try:
-                if start_s:
-                    start, end = int(start_s), int(end_s) if end_s else len(data) - 1
-                else:
-                    start, end = max(0, len(data) - int(end_s)), len(data) - 1
-            except ValueError:
-                start, end = 0, len(data) - 1
-            end = min(end, len(data) - 1)
-            if start <= end:
-                headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-                return self._send(206, data[start : end + 1], ctype, headers)
-        self._send(200, data, ctype, headers)
 
     # -- chat ------------------------------------------------------------------------------------
 
@@ -271,12 +241,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _origin(self) -> str:
-        """Scheme and authority the client used, so asset URLs work through port mappings too."""
-        app = self.server.app
-        host = self.headers.get("Host") or f"{app.host}:{app.port}"
-        return f"http://{host}"
 
     def _stream(self, plan: answers.Plan, cid: str) -> None:
         app = self.server.app
@@ -376,89 +340,6 @@ class _Handler(BaseHTTPRequestHandler):
     def _end_chunks(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
-
-    def _result(self, task_id: str) -> None:
-        app = self.server.app
-        if app.poll_delay > 0:
-            app._sleep(app.poll_delay)
-        result = app._poll(task_id)
-        if result is None:
-            raise _Fail(404, "1222", f"Task not found: {task_id}")
-        self._send_json(200, result)
-
-    # -- other endpoints ---------------------------------------------------------------------------
-
-    def _video(self, body: dict[str, Any], raw: bytes) -> None:
-        info = check_model(body, "video")
-        prompt = body.get("prompt")
-        if prompt is not None and not isinstance(prompt, str):
-            raise _Fail(400, "1214", "Invalid parameter prompt: must be a string.")
-        if not prompt and not body.get("image_url"):
-            raise _Fail(
-                400, "1213", "The prompt parameter was not received (prompt or image_url is required)."
-            )
-        prompt, directives = answers.parse_directives(prompt or "")
-        if len(prompt) > 512:
-            raise _Fail(400, "1214", "Invalid parameter prompt: at most 512 characters.")
-        request_faults(self.server.app, directives, self.path, raw, self.connection)
-        rid = _request_id(body)
-        tid = _new_id()
-        task = {"model": info.name, "id": tid, "request_id": rid or tid}
-        result = dict(task)
-        if directives.fault("task_fail"):
-            result["task_status"] = "FAIL"
-        else:
-            base = f"{self._origin()}{PREFIX}/files"
-            result["task_status"] = "SUCCESS"
-            result["video_result"] = [{"url": f"{base}/sample.mp4", "cover_image_url": f"{base}/cover.png"}]
-        self.server.app._add_task(tid, rid or tid, info.name, result)
-        self._send_json(200, {**task, "task_status": "PROCESSING"})
-
-    def _image(self, body: dict[str, Any]) -> None:
-        check_model(body, "image")
-        if not isinstance(body.get("prompt"), str) or not body["prompt"]:
-            raise _Fail(400, "1213", "The prompt parameter was not received.")
-        url = f"{self._origin()}{PREFIX}/files/cover.png"
-        self._send_json(200, {"created": int(time.time()), "data": [{"url": url}]})
-
-    def _embeddings(self, body: dict[str, Any]) -> None:
-        info = check_model(body, "embedding")
-        inp = body.get("input")
-        texts = [inp] if isinstance(inp, str) else inp
-        if not texts or not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-            raise _Fail(400, "1213", "The input parameter was not received (a string or a list of strings).")
-        dims = body.get("dimensions")
-        if dims is None:
-            dims = 1024 if info.name == "embedding-2" else 2048
-        if not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 4096:
-            raise _Fail(400, "1214", "Invalid parameter dimensions.")
-        data = [
-            {"index": i, "object": "embedding", "embedding": answers.embedding_for(t, dims)}
-            for i, t in enumerate(texts)
-        ]
-        n = sum(answers.count_tokens(t) for t in texts)
-        usage = {"prompt_tokens": n, "completion_tokens": 0, "total_tokens": n}
-        self._send_json(200, {"model": info.name, "object": "list", "data": data, "usage": usage})
-
-    def _tokenizer(self, body: dict[str, Any]) -> None:
-        check_model(body, "chat")
-        messages = _validate_chat(body)
-        rid = _new_id()
-        usage = {"prompt_tokens": answers.prompt_tokens(messages)}
-        self._send_json(200, {"id": rid, "created": int(time.time()), "request_id": rid, "usage": usage})
-
-    def _models(self) -> None:
-        data = [
-            {"id": m.name, "object": "model", "created": 1735689600, "owned_by": "z-ai"}
-            for m in MODELS.values()
-        ]
-        self._send_json(200, {"object": "list", "data": data})
-
-
-def _request_id(body: dict[str, Any]) -> str | None:
-    """The caller's own ``request_id``, if it sent a string one."""
-    rid = body.get("request_id")
-    return rid if isinstance(rid, str) else None
 
 
 def _completion(plan: answers.Plan, cid: str, request_id: str | None) -> dict[str, Any]:
