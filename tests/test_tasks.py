@@ -273,8 +273,7 @@ def client(srv):
 
 
 def submit_real(store: TaskStore, client, prompt: str = "hello there", kind: str = "chat") -> dict:
-    resp = client.video(prompt) if kind == "video" else client.submit(prompt)
-    return store.record_submission(resp, kind=kind, model=resp.get("model", "?"), prompt=prompt)
+    return tasks.submit_task(store, client, prompt, kind=kind)
 
 
 class FakeClock:
@@ -502,3 +501,19 @@ def test_asyncio_helpers_inside_a_real_kernel_loop(tmp_path: Path) -> None:
     out = "".join(o.get("text", "") for cell in nb.cells for o in cell.get("outputs", []))
     assert "await True ['PROCESSING', 'PROCESSING', 'PROCESSING']" in out
     assert "run_sync ['SUCCESS', 'SUCCESS', 'SUCCESS'] 0" in out
+
+
+def test_submit_task_records_before_any_poll(tmp_path: Path, srv, client) -> None:
+    """The one submit path (magics, panel, Python): the id is on disk before anything polls it."""
+    store = TaskStore(tmp_path)
+    chat = tasks.submit_task(store, client, "a poem please", temperature=0.2)
+    video = tasks.submit_task(store, client, "a cat on a piano", kind="video")
+    assert (
+        srv.requests[-2].body["temperature"] == 0.2
+        and srv.requests[-2].body["messages"][0]["content"] == "a poem please"
+    )
+    assert srv.requests[-1].body["model"] == "cogvideox-flash"
+    on_disk = {r["id"]: r for r in TaskStore(tmp_path).list()}  # a fresh store: read from the files
+    assert on_disk[chat["id"]]["status"] == PROCESSING and on_disk[chat["id"]]["kind"] == "chat"
+    assert on_disk[video["id"]]["kind"] == "video" and on_disk[video["id"]]["local"] is True
+    assert not any(r.path.endswith(chat["id"]) for r in srv.requests)  # not polled yet

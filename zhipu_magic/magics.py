@@ -275,32 +275,25 @@ class GLMMagics(Subcommands, Magics):
         args: Any = None,
     ) -> None:
         """Submit a chat (``--async``) or video (``--video``) task; show its card, or ``--wait`` for it."""
-        video = bool(getattr(args, "video", False))
-        if video:
-            from .config import DEFAULT_VIDEO_MODEL
-
-            model = args.model or DEFAULT_VIDEO_MODEL
-            task = client.video(prompt, model=model)
-        else:
-            task = client.submit(messages, model=model, **params)
-        reply = Reply(model, messages, local=local)
-        reply.task_id = task.get("id")
-        if self.shell is not None:
-            self.shell.user_ns["_glm"] = reply
+        from .polling import submit_task
         from .tasks import get_store
 
+        video = bool(getattr(args, "video", False))
         store = get_store()
-        try:  # the id is stored before the first poll, so an interrupted --wait can be resumed
-            store.record_submission(
-                task,
-                kind="video" if video else "chat",
-                model=model,
-                prompt=prompt,
-                base_url=client.base_url,
-                local=local,
-            )
-        except Exception:  # the store is a convenience; the id is shown either way
-            pass
+        task = submit_task(
+            store,
+            client,
+            prompt,
+            kind="video" if video else "chat",
+            model=args.model if video else model,
+            messages=None if video else messages,
+            local=local,
+            **({} if video else params),
+        )  # recorded before the first poll, so an interrupted --wait can be resumed
+        reply = Reply(task["model"], messages, local=local)
+        reply.task_id = task["id"]
+        if self.shell is not None:
+            self.shell.user_ns["_glm"] = reply
         if getattr(args, "wait", False):
             return self._wait(store, client, task, args.output)
         show_submitted_task(task, client)

@@ -50,6 +50,41 @@ def poll_task(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]:
     return store.apply_result(task_id, response)
 
 
+def submit_task(
+    store: TaskStore,
+    client: Any,
+    prompt: str,
+    *,
+    kind: str = "chat",
+    model: str | None = None,
+    messages: list[dict[str, Any]] | None = None,
+    local: bool | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """Submit a chat task (``async/chat/completions``) or a video task (``videos/generations``) and
+    record it in the store before anything polls it, so a wait can always be resumed by id.
+
+    ``messages`` (chat only) defaults to ``prompt`` as one user message; ``prompt`` is what the task
+    list shows. Returns the stored record (``id``, ``status``, ...).
+    """
+    from .config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
+
+    if kind == "video":
+        model = model or DEFAULT_VIDEO_MODEL
+        response = client.video(prompt, model=model, **params)
+    else:
+        model = model or DEFAULT_MODEL
+        response = client.submit(messages if messages is not None else prompt, model=model, **params)
+    if local is None:
+        from .panel_base import is_local
+
+        local = is_local(client)
+    base_url = getattr(client, "base_url", None)
+    return store.record_submission(
+        response, kind=kind, model=model, prompt=prompt, base_url=base_url, local=local
+    )
+
+
 def _poll_quietly(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]:
     """poll_task for a batch: errors stay on the record (one line), never escape a worker thread."""
     try:

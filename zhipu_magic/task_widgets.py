@@ -13,9 +13,9 @@ from typing import Any
 
 import ipywidgets as W
 
-from .panel_base import Background, client_or_error, is_local
+from .panel_base import Background, client_or_error
 from .panel_html import error_html, one_line, status_html, task_body_html, task_card_bundle, task_header_html
-from .polling import AutoRefresher, poll_task, refresh
+from .polling import AutoRefresher, poll_task, refresh, submit_task
 from .tasks import TaskStore, get_store, is_final
 
 
@@ -160,18 +160,7 @@ class TaskPanel(W.VBox):
 
         def work() -> None:
             self._say(f"submitting a {kind} task to {model}\u2026")
-            if kind == "video":
-                response = self.client.video(text, model=model)
-            else:
-                response = self.client.submit(text, model=model)
-            rec = self.store.record_submission(
-                response,
-                kind=kind,
-                model=model,
-                prompt=text,
-                base_url=getattr(self.client, "base_url", None),
-                local=is_local(self.client),
-            )
+            rec = submit_task(self.store, self.client, text, kind=kind, model=model)
             self.prompt.value = ""
             self._say(f"submitted task {rec['id']}")
             self.redraw()

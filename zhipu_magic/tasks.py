@@ -388,8 +388,9 @@ def get_store(home: str | os.PathLike[str] | None = None) -> TaskStore:
 
 
 def __getattr__(name: str) -> Any:
-    """``zhipu_magic.tasks.refresh`` / ``arefresh`` / ``wait_for_task`` live in :mod:`.polling`."""
-    if name in {"refresh", "arefresh", "wait_for_task", "poll_task", "run_sync"}:
+    """``zhipu_magic.tasks.submit_task`` / ``refresh`` / ``arefresh`` / ``wait_for_task`` live in
+    :mod:`.polling` (the HTTP side of tasks); the store itself needs no client."""
+    if name in {"refresh", "arefresh", "wait_for_task", "poll_task", "run_sync", "submit_task"}:
         from . import polling
 
         return getattr(polling, name)
