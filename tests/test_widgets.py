@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ipywidgets")
+ipywidgets = pytest.importorskip("ipywidgets")
 
-from zhipu_magic import widgets  # noqa: E402
+from zhipu_magic import panel_html, widgets  # noqa: E402
 from zhipu_magic.client import GLMClient  # noqa: E402
 from zhipu_magic.server import LocalServer  # noqa: E402
 from zhipu_magic.tasks import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning  # noqa: E402
@@ -73,7 +73,7 @@ def submitted(store: TaskStore, client, prompt: str, kind: str = "chat") -> dict
 def test_task_card_refreshes_to_the_rendered_answer(store, client) -> None:
     rec = submitted(store, client, "explain a table please")
     card = widgets.task_card(rec, client, store)
-    assert isinstance(card, widgets.W.VBox)
+    assert isinstance(card, ipywidgets.VBox)
     assert PROCESSING in card.header.value and rec["id"] in card.header.value
     assert "Refresh" in card.refresh_button.description
     card.refresh(wait=True)
@@ -128,10 +128,10 @@ def test_unknown_status_and_ids_are_escaped() -> None:
         "submitted": time.time(),
         "kind": "chat",
     }
-    html = widgets.task_header_html(rec) + widgets.task_body_html(rec)
+    html = panel_html.task_header_html(rec) + panel_html.task_body_html(rec)
     a = audit(html)
     assert a.imgs == [] and a.handlers == []
-    bundle = widgets.task_card_bundle({**rec, "status": FAIL, "error": evil})
+    bundle = panel_html.task_card_bundle({**rec, "status": FAIL, "error": evil})
     assert audit(bundle["text/html"]).handlers == [] and "text/markdown" not in bundle
 
 
@@ -139,7 +139,7 @@ def test_video_html_allows_only_http_urls() -> None:
     good = {
         "video_result": [{"url": "https://cdn.example/v.mp4", "cover_image_url": "https://cdn.example/c.jpg"}]
     }
-    html = widgets.video_html(good)
+    html = panel_html.video_html(good)
     assert '<video class="zm-video" controls' in html and 'src="https://cdn.example/v.mp4"' in html
     assert 'poster="https://cdn.example/c.jpg"' in html and '<img src="https://cdn.example/c.jpg"' in html
     for bad in (
@@ -148,7 +148,7 @@ def test_video_html_allows_only_http_urls() -> None:
         'https://x/"onerror="alert(1)',
         "//x/y.mp4",
     ):
-        html = widgets.video_html({"video_result": [{"url": bad, "cover_image_url": bad}]})
+        html = panel_html.video_html({"video_result": [{"url": bad, "cover_image_url": bad}]})
         a = audit(html)
         assert a.handlers == [] and a.bad_urls == [] and "<video" not in html
 

@@ -41,7 +41,7 @@ from .errors import (
     error_from_response,
 )
 from .retry import retry_delay, should_retry, sliced_sleep
-from .stream import DRAIN_TIMEOUT, MAX_ERROR_BODY, READ_ERRORS, ChatStream, _errno_text, _is_timeout  # noqa: F401
+from .stream import MAX_ERROR_BODY, READ_ERRORS, ChatStream, errno_text, is_timeout
 
 log = logging.getLogger(__name__)
 
@@ -191,9 +191,9 @@ class GLMClient:
         try:
             body = response.content
         except READ_ERRORS as exc:
-            cls = APITimeoutError if _is_timeout(exc) else APIConnectionError
+            cls = APITimeoutError if is_timeout(exc) else APIConnectionError
             failure = cls(
-                self._scrub(f"the connection dropped while reading the response: {_errno_text(exc)}")
+                self._scrub(f"the connection dropped while reading the response: {errno_text(exc)}")
             )
         finally:
             response.close()
@@ -283,12 +283,12 @@ class GLMClient:
             except requests.exceptions.RequestException as exc:
                 connect = _is_connect_failure(exc)
                 if connect:
-                    cls: type[GLMError] = APITimeoutError if _is_timeout(exc) else APIConnectionError
-                    text = f"could not connect to {self.base_url}: {_errno_text(exc)}"
-                elif _is_timeout(exc):
+                    cls: type[GLMError] = APITimeoutError if is_timeout(exc) else APIConnectionError
+                    text = f"could not connect to {self.base_url}: {errno_text(exc)}"
+                elif is_timeout(exc):
                     cls, text = APITimeoutError, f"no response within the {timeouts[1]:g} s read timeout"
                 else:
-                    cls, text = APIConnectionError, f"the connection failed: {_errno_text(exc)}"
+                    cls, text = APIConnectionError, f"the connection failed: {errno_text(exc)}"
                 failure = (cls, self._scrub(text), connect)
             if failure is not None:  # handled outside the except: the requests exception is gone
                 cls, text, connect = failure

@@ -97,13 +97,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .server_http import (  # noqa: F401 - PREFIX ... SSE_TYPE, _Fail, _Handler: re-exported
-    ASSETS,
-    JSON_TYPE,
+from .server_http import (
     PREFIX,
-    SSE_TYPE,
     _Disconnected,
-    _Fail,
     _float,
     _Handler,
     _HTTPServer,

@@ -23,17 +23,14 @@ from urllib.parse import urlsplit
 
 from . import answers
 from . import server_endpoints as endpoints
-from .server_checks import (  # noqa: F401 - _ROLES, _check_jwt, _is_number: re-exported (were defined here)
-    _ROLES,
-    _check_jwt,
+from .server_checks import (
     _Fail,
-    _is_number,
     _validate_chat,
     check_auth,
     check_model,
 )
-from .server_endpoints import _ASSET_TYPES, ASSETS, PREFIX, _new_id, _request_id  # noqa: F401 - re-exported
-from .server_faults import _BAD_GATEWAY_HTML, _FAULTS, _float, _int, request_faults  # noqa: F401 - re-exported
+from .server_endpoints import PREFIX, _new_id, _request_id
+from .server_faults import _float, request_faults
 
 if TYPE_CHECKING:
     from .server import LocalServer

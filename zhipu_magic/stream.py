@@ -37,7 +37,7 @@ READ_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPErro
 _BAD = object()  # "not JSON": a sentinel, so the error is raised outside the ``except``
 
 
-def _errno_text(exc: BaseException) -> str:
+def errno_text(exc: BaseException) -> str:
     """The useful tail of a urllib3/requests message ('[Errno 111] Connection refused')."""
     text = str(exc)
     found = re.findall(r"\[Errno -?\d+\] [^'\")]+", text)
@@ -49,7 +49,7 @@ def _errno_text(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _is_timeout(exc: BaseException) -> bool:
+def is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, requests.exceptions.Timeout):
         return True
     args = getattr(exc, "args", ())
@@ -127,12 +127,12 @@ class ChatStream:
 
     def _transport_failure(self, exc: BaseException) -> GLMError:
         got = f"{len(self.text)} characters received"
-        if _is_timeout(exc):
+        if is_timeout(exc):
             cls: type[GLMError] = APITimeoutError
             message = f"the stream stalled: no data within the read timeout ({got})"
         else:
             cls = IncompleteStreamError
-            reason = _errno_text(exc)
+            reason = errno_text(exc)
             reason = "" if reason.endswith("Error") else f": {reason}"  # a bare class name says nothing
             message = f"the connection dropped mid-stream{reason} ({got})"
         return cls(self._scrub(message), partial=self.text)

@@ -3,7 +3,6 @@ and the chat panel (``%glm chat``), and ``default_client`` for panels opened wit
 
 The widgets live in :mod:`.task_widgets` (task card, task panel) and :mod:`.chat_widget` (chat
 panel); their HTML comes from :mod:`.panel_html` and their worker thread from :mod:`.panel_base`.
-Every name they define is re-exported here, so ``from zhipu_magic.widgets import ...`` keeps working.
 
 ipywidgets is imported by the widget modules only, and they are imported only when a widget is
 wanted, so ``%load_ext zhipu_magic`` stays light. Widgets never turn model text into HTML themselves:
@@ -16,27 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import ipywidgets as W  # noqa: F401 - re-exported (``widgets.W``); the panels' modules import it too
-
 from . import render
-from .chat_widget import ChatPanel, shutdown_stream  # noqa: F401 - re-exported
-from .panel_base import Background as _Background  # noqa: F401 - re-exported (old private names)
-from .panel_base import client_or_error as _client_or_error  # noqa: F401
-from .panel_base import is_local as _is_local  # noqa: F401
-from .panel_html import (  # noqa: F401 - re-exported: the HTML pieces were defined here
-    BADGE_COLORS,
-    badge_html,
-    elapsed_text,
-    error_html,
-    one_line,
-    safe_http_url,
-    status_html,
-    task_body_html,
-    task_card_bundle,
-    task_header_html,
-    video_html,
-)
-from .task_widgets import TaskCard, TaskPanel, _model_options  # noqa: F401 - re-exported
+from .chat_widget import ChatPanel
+from .panel_html import task_card_bundle
+from .task_widgets import TaskCard, TaskPanel
 from .tasks import TaskStore, get_store
 
 
@@ -76,3 +58,15 @@ def task_panel(client: Any = None, store: TaskStore | None = None) -> TaskPanel:
 def chat_panel(name: str | None = None, client: Any = None) -> ChatPanel:
     """The ``%glm chat [NAME]`` panel (default conversation name: ``default``)."""
     return ChatPanel(name or "default", client)
+
+
+__all__ = [
+    "ChatPanel",
+    "TaskCard",
+    "TaskPanel",
+    "chat_panel",
+    "default_client",
+    "show_task",
+    "task_card",
+    "task_panel",
+]
