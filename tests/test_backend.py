@@ -56,3 +56,18 @@ def test_panels_share_the_magics_backend(server, monkeypatch) -> None:
     monkeypatch.setattr(backend, "session_key", Secret("login.key"))
     client = widgets.default_client()
     assert client.base_url == server.base_url and client.has_key
+
+
+def test_only_our_own_server_counts_as_local(server) -> None:
+    """Footers say "local server" for a LocalServer of this process, not for any loopback URL."""
+    from rawserver import RawServer
+
+    from zhipu_magic.panel_base import is_local
+    from zhipu_magic.server import is_builtin
+
+    assert is_local(server.client())
+    with RawServer(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") as proxy:
+        assert not is_builtin(proxy.base_url)
+    url = server.base_url
+    server.stop()
+    assert not is_builtin(url)

@@ -60,4 +60,7 @@ def client_or_error(client: Any) -> tuple[Any, str | None]:
 
 
 def is_local(client: Any) -> bool:
-    return str(getattr(client, "base_url", "")).startswith(("http://127.0.0.1:", "http://localhost:"))
+    """Answers come from the built-in local server (not merely some server on loopback)."""
+    from .server import is_builtin
+
+    return is_builtin(getattr(client, "base_url", None))

@@ -172,11 +172,13 @@ class LocalServer:
             target=httpd.serve_forever, args=(0.05,), name="zhipu-local-server", daemon=True
         )
         self._thread.start()
+        _running.add(self.base_url)
         return self
 
     def stop(self) -> None:
         """Stop serving and cut open connections so no client hangs on a stalled stream."""
         httpd, self._httpd = self._httpd, None
+        _running.discard(self.base_url)
         if httpd is None:
             return
         self._stopping.set()
@@ -280,6 +282,7 @@ class LocalServer:
 # --- process-wide instance and CLI ---------------------------------------------------------------
 
 _shared: LocalServer | None = None
+_running: set[str] = set()  # base URLs of the LocalServers started in this process
 _shared_lock = threading.Lock()
 
 
@@ -292,6 +295,12 @@ def start_local_server() -> LocalServer:
             rate = _float(os.environ.get("ZHIPU_MAGIC_LOCAL_RATE"), 40.0)
             _shared = LocalServer(port=0, token_rate=rate).start()
         return _shared
+
+
+def is_builtin(base_url: str | None) -> bool:
+    """Whether ``base_url`` is a running ``LocalServer`` of this process (what footers call "local
+    server"); another server on loopback, such as a user's proxy, is not."""
+    return base_url in _running
 
 
 def main(argv: list[str] | None = None) -> int:
