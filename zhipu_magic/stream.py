@@ -77,8 +77,8 @@ class ChatStream:
         self._queue: deque[dict[str, Any]] = deque()
         self._scrub = scrub or (lambda s: s)
         self._done = False
-        self.text = ""
-        self.reasoning = ""
+        self._text: list[str] = []  # appended per token, joined on read: O(n), not O(n^2)
+        self._reasoning: list[str] = []
         self.finish_reason: str | None = None
         self.usage: dict[str, Any] | None = None
         self.model = model
@@ -86,6 +86,16 @@ class ChatStream:
         self.chunks = 0
         self.interrupted = False
         self.closed = False
+
+    @property
+    def text(self) -> str:
+        """The answer text received so far."""
+        return _joined(self._text)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received so far."""
+        return _joined(self._reasoning)
 
     # iteration -------------------------------------------------------------------------------
     def __iter__(self) -> ChatStream:
@@ -186,9 +196,9 @@ class ChatStream:
             delta = choice.get("delta") or {}
             if isinstance(delta, Mapping):
                 if isinstance(delta.get("content"), str):
-                    self.text += delta["content"]
+                    self._text.append(delta["content"])
                 if isinstance(delta.get("reasoning_content"), str):
-                    self.reasoning += delta["reasoning_content"]
+                    self._reasoning.append(delta["reasoning_content"])
             if choice.get("finish_reason"):
                 self.finish_reason = str(choice["finish_reason"])
 
@@ -259,6 +269,13 @@ class ChatStream:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<ChatStream model={self.model!r} {state} chars={len(self.text)}>"
+
+
+def _joined(parts: list[str]) -> str:
+    """Join in place, so repeated reads stay cheap."""
+    if len(parts) > 1:
+        parts[:] = ["".join(parts)]
+    return parts[0] if parts else ""
 
 
 __all__ = ["ChatStream"]
