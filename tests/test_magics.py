@@ -638,6 +638,12 @@ def test_glm_wait_resumes_a_task_by_id(ip, api):
     assert ip.user_ns["_glm"].text
     with pytest.raises(UsageError, match="wait TASK_ID"):
         ip.run_line_magic("glm", "wait")
+    from zhipu_magic.errors import NotFoundError
+    from zhipu_magic.tasks import get_store
+
+    with pytest.raises(NotFoundError):
+        ip.run_line_magic("glm", "wait no-such-task")
+    assert get_store().get("no-such-task") is None  # nothing phantom left in the task list
 
 
 def test_models_filter(ip):

@@ -187,14 +187,17 @@ class Subcommands:
         store, task_id = get_store(), rest[0]
         client, local = self._backend()
         if store.get(task_id) is None:  # a task from elsewhere (another machine, the vendor console)
+            first = client.result(task_id)  # an id the server does not know fails here, unrecorded
+            kind = "video" if first.get("video_result") else "chat"
             store.record_submission(
-                {"id": task_id, "task_status": "PROCESSING"},
-                kind="chat",
-                model=self.model,
+                {"id": task_id, **first},
+                kind=kind,
+                model=first.get("model") or self.model,
                 prompt="",
                 base_url=client.base_url,
                 local=local,
             )
+            store.apply_result(task_id, first)
         self._wait(store, client, {"id": task_id}, output)
 
     def _cmd_result(self, rest: list[str]) -> None:

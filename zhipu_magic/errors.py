@@ -147,7 +147,7 @@ class APITimeoutError(APIConnectionError):
 class StreamError(GLMError):
     """A 200 stream carried an error frame, non-JSON data, or JSON that is not a chunk."""
 
-    default_hint = "the stream broke; the text received so far is kept in .partial"
+    default_hint = "the stream broke; the text received so far is kept (_glm.text, or the error's .partial)"
 
 
 class IncompleteStreamError(StreamError):
