@@ -12,7 +12,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from .config import BASE_URL_ENV_VAR, DEFAULT_TIMEOUT, Secret, resolve_api_key
+from .config import BASE_URL_ENV_VAR, DEFAULT_TIMEOUT, KEY_ENV_VARS, Secret, resolve_api_key
 from .errors import MissingKeyError
 
 if TYPE_CHECKING:  # the client (and requests) load on first use, not with %load_ext
@@ -36,7 +36,7 @@ class Backend:
         """Where the key comes from, for ``%glm config`` (never the key itself)."""
         if self.session_key:
             return "%glm login"
-        return next((v for v in ("ZHIPUAI_API_KEY", "ZAI_API_KEY") if os.environ.get(v)), "")
+        return next((v for v in KEY_ENV_VARS if os.environ.get(v)), "")
 
     @staticmethod
     def base_url(override: str | None = None) -> str | None:
