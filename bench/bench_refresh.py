@@ -19,9 +19,9 @@ import tempfile
 import time
 
 from zhipu_magic import GLMClient
-from zhipu_magic.polling import poll_task, refresh
+from zhipu_magic.core.tasks.polling import poll_task, refresh
+from zhipu_magic.core.tasks.store import TaskStore
 from zhipu_magic.server import LocalServer
-from zhipu_magic.tasks import TaskStore
 
 
 def timed(fn) -> float:  # noqa: ANN001 - tiny helper

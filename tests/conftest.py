@@ -39,7 +39,7 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 def make(server: object, sleeps: Sleeps) -> Iterator[Callable[..., object]]:
     """A factory of GLMClients for the fixture server with the injected sleep (closed afterwards)."""
-    from zhipu_magic.client import GLMClient
+    from zhipu_magic.api.client import GLMClient
 
     clients: list[GLMClient] = []
 

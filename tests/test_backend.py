@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from zhipu_magic.backend import Backend
-from zhipu_magic.config import Secret
-from zhipu_magic.errors import MissingKeyError
+from zhipu_magic.api.config import Secret
+from zhipu_magic.api.errors import MissingKeyError
+from zhipu_magic.core.backend import Backend
 from zhipu_magic.server import start_local_server
 
 
@@ -49,8 +49,8 @@ def test_one_cached_client_per_settings(server, monkeypatch) -> None:
 def test_panels_share_the_magics_backend(server, monkeypatch) -> None:
     """A key entered with %glm login reaches the widget panels too."""
     pytest.importorskip("ipywidgets")
-    from zhipu_magic import widgets
-    from zhipu_magic.backend import backend
+    from zhipu_magic.core.backend import backend
+    from zhipu_magic.notebook import widgets
 
     monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
     monkeypatch.setattr(backend, "session_key", Secret("login.key"))
@@ -62,7 +62,7 @@ def test_only_our_own_server_counts_as_local(server) -> None:
     """Footers say "local server" for a LocalServer of this process, not for any loopback URL."""
     from rawserver import RawServer
 
-    from zhipu_magic.panel_base import is_local
+    from zhipu_magic.notebook.widgets.base import is_local
     from zhipu_magic.server import is_builtin
 
     assert is_local(server.client())

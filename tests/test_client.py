@@ -16,8 +16,8 @@ import pytest
 from helpers import KEY, Sleeps, consume, pool_connections
 from rawserver import RawServer, chunked
 
-from zhipu_magic.client import ChatStream, GLMClient
-from zhipu_magic.errors import (
+from zhipu_magic.api.client import ChatStream, GLMClient
+from zhipu_magic.api.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,
@@ -474,7 +474,7 @@ def test_client_importable_without_ipython() -> None:
 
     code = (
         "import sys; sys.modules['IPython'] = None; sys.modules['ipywidgets'] = None\n"
-        "from zhipu_magic.client import GLMClient\nfrom zhipu_magic import ZhipuAI, GLMError\n"
+        "from zhipu_magic.api.client import GLMClient\nfrom zhipu_magic import ZhipuAI, GLMError\n"
         "GLMClient('k.s', 'http://127.0.0.1:1/x')\n"
         "assert 'IPython' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
     )

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from zhipu_magic.compat import Obj, Stream
-from zhipu_magic.errors import BadRequestError
+from zhipu_magic.api.compat import Obj, Stream
+from zhipu_magic.api.errors import BadRequestError
 
 VENDOR_IMPORT = "from zhipuai import ZhipuAI"
 OUR_IMPORT = "from zhipu_magic import ZhipuAI"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from zhipu_magic.conversation import ConversationRegistry, conversations
+from zhipu_magic.core.conversation import ConversationRegistry, conversations
 
 
 def test_history_and_append():

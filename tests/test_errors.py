@@ -7,7 +7,7 @@ import pickle
 
 import pytest
 
-from zhipu_magic.errors import (
+from zhipu_magic.api.errors import (
     APIConnectionError,
     APITimeoutError,
     AuthenticationError,

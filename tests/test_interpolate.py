@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from zhipu_magic.interpolate import interpolate
+from zhipu_magic.core.interpolate import interpolate
 
 NS = {
     "name": "Ada",

@@ -22,8 +22,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
-from zhipu_magic import render
-from zhipu_magic.conversation import conversations
+from zhipu_magic.core.conversation import conversations
+from zhipu_magic.notebook import render
 
 REAL_IS_RICH = render.is_rich_frontend
 
@@ -80,7 +80,7 @@ def test_load_unload_reload_no_duplicates(shell):
         shell.run_line_magic("load_ext", "zhipu_magic")
         shell.run_line_magic("reload_ext", "zhipu_magic")
         shell.run_line_magic("reload_ext", "zhipu_magic")
-        from zhipu_magic.magics import GLMMagics
+        from zhipu_magic.notebook.magics import GLMMagics
 
         for event in ("pre_run_cell", "post_run_cell"):
             ours = [
@@ -487,7 +487,7 @@ def test_async_submit_then_result(ip, api):
 def test_async_task_fail(ip, api):
     run(ip, "--async", "Doomed [[fault:task_fail]]")
     task_id = re.search(r"%glm result (\S+)", ip.rec.calls[-1]["data"]["text/plain"]).group(1)
-    from zhipu_magic.errors import GLMError
+    from zhipu_magic.api.errors import GLMError
 
     with pytest.raises(GLMError):
         for _ in range(5):
@@ -539,24 +539,24 @@ def test_login_and_no_stdin(ip, server, monkeypatch, canary):
 def test_widget_routes(ip, monkeypatch):
     import types
 
-    fake = types.ModuleType("zhipu_magic.widgets")
+    fake = types.ModuleType("zhipu_magic.notebook.widgets")
     seen = []
     fake.chat_panel = lambda name, client=None: seen.append(("chat", name))
     fake.task_panel = lambda *a, **k: seen.append(("tasks",))
-    monkeypatch.setitem(sys.modules, "zhipu_magic.widgets", fake)
-    import zhipu_magic
+    monkeypatch.setitem(sys.modules, "zhipu_magic.notebook.widgets", fake)
+    import zhipu_magic.notebook
 
-    monkeypatch.setattr(zhipu_magic, "widgets", fake, raising=False)
+    monkeypatch.setattr(zhipu_magic.notebook, "widgets", fake, raising=False)
     ip.run_line_magic("glm", "chat trip")
     ip.run_line_magic("glm", "tasks")
     assert seen == [("chat", "trip"), ("tasks",)]
 
 
 def test_widgets_missing_gives_a_clear_message(ip, monkeypatch):
-    monkeypatch.setitem(sys.modules, "zhipu_magic.widgets", None)  # import fails
-    import zhipu_magic
+    monkeypatch.setitem(sys.modules, "zhipu_magic.notebook.widgets", None)  # import fails
+    import zhipu_magic.notebook
 
-    monkeypatch.delattr(zhipu_magic, "widgets", raising=False)
+    monkeypatch.delattr(zhipu_magic.notebook, "widgets", raising=False)
     with pytest.raises(UsageError, match="widget panels are not available"):
         ip.run_line_magic("glm", "tasks")
 
@@ -638,8 +638,8 @@ def test_glm_wait_resumes_a_task_by_id(ip, api):
     assert ip.user_ns["_glm"].text
     with pytest.raises(UsageError, match="wait TASK_ID"):
         ip.run_line_magic("glm", "wait")
-    from zhipu_magic.errors import NotFoundError
-    from zhipu_magic.tasks import get_store
+    from zhipu_magic.api.errors import NotFoundError
+    from zhipu_magic.core.tasks.store import get_store
 
     with pytest.raises(NotFoundError):
         ip.run_line_magic("glm", "wait no-such-task")

@@ -152,19 +152,19 @@ def check_async(nb, mode: str) -> None:
     assert len(_text(_cell(nb, "print(story"))) > 50
     video = _cell(nb, "%%glm --video")
     assert _widget_views(video) and "SUCCESS" in _text(video) and "sample.mp4" in _text(video)
-    listing = _text(_cell(nb, "from zhipu_magic.tasks import get_store"))
+    listing = _text(_cell(nb, "from zhipu_magic import get_store"))
     assert "video SUCCESS" in listing and "chat SUCCESS" in listing
     assert _widget_views(_cell(nb, "%glm tasks"))
-    assert "'SUCCESS')]" in _text(_cell(nb, "from zhipu_magic import tasks"))
+    assert "'SUCCESS')]" in _text(_cell(nb, "from zhipu_magic import arefresh"))
 
 
 def check_widgets(nb, mode: str) -> None:
     assert _widget_views(_cell(nb, "%glm chat demo"))
-    panel = _cell(nb, "from zhipu_magic.widgets import chat_panel")
+    panel = _cell(nb, "from zhipu_magic import chat_panel")
     assert _widget_views(panel) and "conversation 'demo', 1 turns" in _text(panel)
     history = _text(_cell(nb, "%glm history demo"))
     assert history.count("[user]") == 2 and "turtle" in history and "goldfish" in history
-    tasks_view = _cell(nb, "from zhipu_magic.widgets import task_panel")
+    tasks_view = _cell(nb, "from zhipu_magic import task_panel")
     assert _widget_views(tasks_view) and "task panel: 1 tasks, 0 pending" in _text(tasks_view)
     assert "('SUCCESS', 'Write a haiku about widgets.')" in _text(_cell(nb, '[(r["status"]'))
 

@@ -23,11 +23,9 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from rawserver import RawServer, SequenceServer, chunked
 
-from zhipu_magic import render
-from zhipu_magic.client import GLMClient
-from zhipu_magic.config import DEFAULT_BASE_URL
-from zhipu_magic.conversation import conversations
-from zhipu_magic.errors import (
+from zhipu_magic.api.client import GLMClient
+from zhipu_magic.api.config import DEFAULT_BASE_URL
+from zhipu_magic.api.errors import (
     APITimeoutError,
     AuthenticationError,
     IncompleteStreamError,
@@ -36,7 +34,9 @@ from zhipu_magic.errors import (
     StreamError,
     error_from_response,
 )
-from zhipu_magic.retry import should_retry
+from zhipu_magic.api.retry import should_retry
+from zhipu_magic.core.conversation import conversations
+from zhipu_magic.notebook import render
 from zhipu_magic.server import LocalServer
 
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -412,8 +412,8 @@ def test_25_magic_url_and_existing_path_answers_are_text(ip, api: Any, tmp_path:
 
 def test_25_chat_panel_url_and_path_answers_are_text(tmp_path: Path) -> None:
     pytest.importorskip("ipywidgets")
-    from zhipu_magic import widgets
-    from zhipu_magic.conversation import ConversationRegistry
+    from zhipu_magic.core.conversation import ConversationRegistry
+    from zhipu_magic.notebook import widgets
 
     path = tmp_path / "local.png"
     path.write_bytes(b"\x89PNG\r\n")
@@ -451,7 +451,7 @@ def test_26_canary_not_in_task_store_after_magic_round_trip(ip, api: Any, canary
     import os
     import re
 
-    from zhipu_magic.config import home_dir
+    from zhipu_magic.api.config import home_dir
 
     ip.run_cell_magic("glm", "--async", "Summarise owls")
     task_id = re.search(r"%glm result (\S+)", ip.rec.calls[-1]["data"]["text/plain"]).group(1)
@@ -471,9 +471,9 @@ def test_26_canary_not_in_task_store_after_magic_round_trip(ip, api: Any, canary
 
 def test_26_canary_not_in_widget_state(tmp_path: Path, canary: str) -> None:
     ipywidgets = pytest.importorskip("ipywidgets")
-    from zhipu_magic import widgets
-    from zhipu_magic.conversation import ConversationRegistry
-    from zhipu_magic.tasks import TaskStore
+    from zhipu_magic.core.conversation import ConversationRegistry
+    from zhipu_magic.core.tasks.store import TaskStore
+    from zhipu_magic.notebook import widgets
 
     with LocalServer(port=0, api_key=canary, task_polls=1) as srv, GLMClient(canary, srv.base_url) as client:
         chat = widgets.ChatPanel("canary", client, registry=ConversationRegistry())

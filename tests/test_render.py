@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from zhipu_magic import render
-from zhipu_magic.render import LiveDisplay, footer_text, reply_bundle, reply_html, safe_markdown_html
-from zhipu_magic.reply import Reply
+from zhipu_magic.core.reply import Reply
+from zhipu_magic.notebook import render
+from zhipu_magic.notebook.render import LiveDisplay, footer_text, reply_bundle, reply_html, safe_markdown_html
 
 HOSTILE = """# Title
 <script>alert(1)</script>

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from zhipu_magic.reply import Reply
+from zhipu_magic.core.reply import Reply
 
 
 def chunk(content=None, reasoning=None, finish=None, usage=None, tool_calls=None):

@@ -6,8 +6,8 @@ import email.utils
 
 import pytest
 
-from zhipu_magic import retry
-from zhipu_magic.retry import backoff, parse_retry_after, retry_delay, should_retry, sliced_sleep
+from zhipu_magic.api import retry
+from zhipu_magic.api.retry import backoff, parse_retry_after, retry_delay, should_retry, sliced_sleep
 
 NOW = 1_800_000_000.0
 

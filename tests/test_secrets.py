@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from zhipu_magic.client import GLMClient
-from zhipu_magic.config import Secret, resolve_api_key, resolve_base_url
-from zhipu_magic.errors import GLMError
+from zhipu_magic.api.client import GLMClient
+from zhipu_magic.api.config import Secret, resolve_api_key, resolve_base_url
+from zhipu_magic.api.errors import GLMError
 
 
 def reachable_strings(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Iterator[str]:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from zhipu_magic import answer_intents, answers
-from zhipu_magic.models import MODELS, get_model
-from zhipu_magic.server import LocalServer, start_local_server
+from zhipu_magic.api.models import MODELS, get_model
+from zhipu_magic.server import LocalServer, answers, start_local_server
+from zhipu_magic.server.answers import intents as answer_intents
 
 KEY = "abc123.secretXYZ"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zhipu_magic.sse import Event, SSEDecoder, iter_events
+from zhipu_magic.api.sse import Event, SSEDecoder, iter_events
 
 
 def _chunk(content: str | None = None, reasoning: str | None = None, **extra: object) -> bytes:

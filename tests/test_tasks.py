@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from zhipu_magic import tasks
-from zhipu_magic.tasks import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning, merge
+from zhipu_magic.core import tasks
+from zhipu_magic.core.tasks import store as task_store
+from zhipu_magic.core.tasks.store import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning, merge
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +34,7 @@ def test_submission_is_persisted_and_listed_after_restart(tmp_path: Path) -> Non
     assert store.persistent and store.problem is None
     rec = submit(store, "t1", "x " * 500)
     assert rec["status"] == PROCESSING and rec["kind"] == "chat"
-    assert len(rec["prompt"]) <= tasks.PROMPT_CHARS and rec["prompt"].endswith("\u2026")
+    assert len(rec["prompt"]) <= task_store.PROMPT_CHARS and rec["prompt"].endswith("\u2026")
     on_disk = json.loads((tmp_path / "tasks" / "t1.json").read_text())
     assert on_disk["id"] == "t1" and on_disk["status"] == PROCESSING
     # a "restarted kernel": a new store object over the same home sees the task
@@ -77,7 +78,7 @@ def test_unknown_status_is_stored_and_pending(tmp_path: Path) -> None:
     rec = store.apply_result("u", {"task_status": "QUEUED_SOMEWHERE"})
     assert rec["status"] == "QUEUED_SOMEWHERE"
     assert [r["id"] for r in store.pending()] == ["u"]
-    assert store.apply_result("u", {})["status"] == tasks.UNKNOWN
+    assert store.apply_result("u", {})["status"] == task_store.UNKNOWN
     assert store.apply_result("u", {"task_status": SUCCESS})["status"] == SUCCESS
 
 
@@ -166,7 +167,7 @@ def test_write_failure_midway_falls_back_keeping_records(tmp_path: Path, monkeyp
     def boom(*a, **k):
         raise OSError(30, "Read-only file system")
 
-    monkeypatch.setattr(tasks.tempfile, "mkstemp", boom)
+    monkeypatch.setattr(task_store.tempfile, "mkstemp", boom)
     with pytest.warns(TaskStoreWarning, match="Read-only file system"):
         submit(store, "after")
     assert not store.persistent
@@ -174,7 +175,7 @@ def test_write_failure_midway_falls_back_keeping_records(tmp_path: Path, monkeyp
 
 
 def test_no_temp_files_left_and_key_never_stored(tmp_path: Path, canary: str) -> None:
-    from zhipu_magic.config import Secret
+    from zhipu_magic.api.config import Secret
 
     store = TaskStore(tmp_path)
     submit(store, "t")
@@ -197,7 +198,7 @@ WRITER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from zhipu_magic.tasks import TaskStore
+    from zhipu_magic.core.tasks.store import TaskStore
     home, name, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     store = TaskStore(home)
     while not go.exists():
@@ -254,7 +255,7 @@ def test_two_processes_lose_nothing_and_never_go_backwards(tmp_path: Path) -> No
 
 
 # -- polling against the local server ------------------------------------------------------------
-from zhipu_magic import polling  # noqa: E402
+from zhipu_magic.core.tasks import polling  # noqa: E402
 from zhipu_magic.server import LocalServer  # noqa: E402
 
 
@@ -266,7 +267,7 @@ def srv():
 
 @pytest.fixture
 def client(srv):
-    from zhipu_magic.client import GLMClient
+    from zhipu_magic.api.client import GLMClient
 
     with GLMClient(api_key="test-key", base_url=srv.base_url, max_retries=0) as c:
         yield c
@@ -342,7 +343,7 @@ def test_unknown_status_string_keeps_polling(tmp_path: Path) -> None:
 
 
 def test_transient_errors_are_noted_and_waited_out(tmp_path: Path) -> None:
-    from zhipu_magic.errors import APIConnectionError, AuthenticationError
+    from zhipu_magic.api.errors import APIConnectionError, AuthenticationError
 
     class Flaky:
         calls = 0
@@ -377,7 +378,7 @@ def test_transient_errors_are_noted_and_waited_out(tmp_path: Path) -> None:
 
 
 def test_interrupted_wait_resumes_after_kernel_restart(tmp_path: Path, srv, client) -> None:
-    from zhipu_magic.client import GLMClient
+    from zhipu_magic.api.client import GLMClient
 
     store = TaskStore(tmp_path)
     rec = submit_real(store, client)
@@ -400,7 +401,7 @@ def test_interrupted_wait_resumes_after_kernel_restart(tmp_path: Path, srv, clie
 
 
 def test_refresh_is_concurrent(tmp_path: Path) -> None:
-    from zhipu_magic.client import GLMClient
+    from zhipu_magic.api.client import GLMClient
 
     with (
         LocalServer(port=0, task_polls=1, poll_delay=0.3) as s,
@@ -434,7 +435,7 @@ def test_arefresh_in_a_running_loop(tmp_path: Path, srv, client) -> None:
 
 
 def test_key_never_reaches_the_store(tmp_path: Path, srv, canary: str) -> None:
-    from zhipu_magic.client import GLMClient
+    from zhipu_magic.api.client import GLMClient
 
     store = TaskStore(tmp_path)
     with GLMClient(api_key=canary, base_url=srv.base_url) as c:
@@ -464,7 +465,10 @@ def test_auto_refresher_stops_when_nothing_pending() -> None:
 
 
 def test_store_and_polling_do_not_import_ipywidgets() -> None:
-    code = "import sys, zhipu_magic.tasks, zhipu_magic.polling; print('ipywidgets' in sys.modules)"
+    code = (
+        "import sys, zhipu_magic.core.tasks.store, zhipu_magic.core.tasks.polling;"
+        " print('ipywidgets' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -476,8 +480,8 @@ def test_asyncio_helpers_inside_a_real_kernel_loop(tmp_path: Path) -> None:
     nbclient = pytest.importorskip("nbclient")
     cells = [
         "import asyncio\n"
-        "from zhipu_magic.server import LocalServer\nfrom zhipu_magic.client import GLMClient\n"
-        "from zhipu_magic import tasks, polling\n"
+        "from zhipu_magic.server import LocalServer\nfrom zhipu_magic.api.client import GLMClient\n"
+        "from zhipu_magic.core import tasks\nfrom zhipu_magic.core.tasks import polling\n"
         "srv = LocalServer(port=0, task_polls=2).start()\n"
         "c = GLMClient(api_key='k', base_url=srv.base_url)\n"
         f"store = tasks.TaskStore({str(tmp_path)!r})\n"

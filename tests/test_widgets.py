@@ -10,10 +10,11 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from zhipu_magic import panel_html, widgets  # noqa: E402
-from zhipu_magic.client import GLMClient  # noqa: E402
+from zhipu_magic.api.client import GLMClient  # noqa: E402
+from zhipu_magic.core.tasks.store import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning  # noqa: E402
+from zhipu_magic.notebook import widgets  # noqa: E402
+from zhipu_magic.notebook.widgets import html as panel_html  # noqa: E402
 from zhipu_magic.server import LocalServer  # noqa: E402
-from zhipu_magic.tasks import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning  # noqa: E402
 
 
 class Audit(HTMLParser):
@@ -245,7 +246,7 @@ def test_click_returns_at_once(store) -> None:
 # -- chat panel -----------------------------------------------------------------------------------
 @pytest.fixture
 def registry():
-    from zhipu_magic.conversation import ConversationRegistry
+    from zhipu_magic.core.conversation import ConversationRegistry
 
     return ConversationRegistry()
 
@@ -349,18 +350,18 @@ def test_default_client_uses_local_server_without_key(monkeypatch) -> None:
 
 
 def test_panels_without_a_client_show_one_line_and_recover(store, client, registry, monkeypatch) -> None:
-    from zhipu_magic.errors import MissingKeyError
+    from zhipu_magic.api.errors import MissingKeyError
 
     def no_key():
         raise MissingKeyError("no API key for https://x: set ZHIPUAI_API_KEY or run %glm login", hint="")
 
-    monkeypatch.setattr(widgets, "default_client", no_key)
+    monkeypatch.setattr(widgets.base, "default_client", no_key)
     panel = widgets.task_panel(None, store)
     chat = widgets.ChatPanel("k", None, registry=registry)
     assert "ZHIPUAI_API_KEY" in panel.status.value and "ZHIPUAI_API_KEY" in chat.status.value
     panel.submit("hello", wait=True)
     assert "ZHIPUAI_API_KEY" in panel.status.value and store.list() == []
-    monkeypatch.setattr(widgets, "default_client", lambda: client)  # e.g. after %glm login
+    monkeypatch.setattr(widgets.base, "default_client", lambda: client)  # e.g. after %glm login
     panel.submit("hello", wait=True)
     assert len(store.list()) == 1
     chat.send("echo: ok", wait=True)
@@ -380,7 +381,7 @@ def magic_shell(srv, monkeypatch):
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
 
-    from zhipu_magic import render
+    from zhipu_magic.notebook import render
 
     class Rec(DisplayPublisher):
         def __init__(self, *a, **k):
@@ -411,7 +412,7 @@ def magic_shell(srv, monkeypatch):
 
 
 def test_magic_async_shows_a_live_card(magic_shell) -> None:
-    from zhipu_magic.tasks import get_store
+    from zhipu_magic.core.tasks.store import get_store
 
     ip, rec = magic_shell
     ip.run_cell_magic("glm", "--async", "Summarise owls")
@@ -422,7 +423,7 @@ def test_magic_async_shows_a_live_card(magic_shell) -> None:
 
 
 def test_magic_wait_shows_the_answer_and_binds(magic_shell) -> None:
-    import zhipu_magic.polling as polling_mod
+    import zhipu_magic.core.tasks.polling as polling_mod
 
     ip, rec = magic_shell
     # wait_for_task's default sleep was bound at import; patch the function's default via a wrapper
@@ -433,7 +434,7 @@ def test_magic_wait_shows_the_answer_and_binds(magic_shell) -> None:
         reply = ip.user_ns["_glm"]
         assert reply.text == "owls are birds" and ip.user_ns["ans"] == "owls are birds" and reply.task_id
         assert "zhipu-magic-reply" in rec.calls[-1]["text/html"]
-        from zhipu_magic.errors import GLMError
+        from zhipu_magic.api.errors import GLMError
 
         with pytest.raises(GLMError, match="failed"):
             ip.run_cell_magic("glm", "--wait", "doomed [[fault:task_fail]]")
@@ -457,7 +458,7 @@ def test_panels_have_a_plain_text_summary(client, tmp_path: Path) -> None:
 
 
 def test_an_open_chat_panel_does_not_revive_a_reset_conversation(client) -> None:
-    from zhipu_magic.conversation import conversations
+    from zhipu_magic.core.conversation import conversations
 
     panel = widgets.chat_panel("revive-check", client=client)
     panel.send("hello", wait=True)

@@ -9,26 +9,38 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
+from .api.config import VERSION as __version__
 
 _LAZY = {
-    "GLMClient": "client",
-    "ChatStream": "client",
-    "ZhipuAI": "compat",
+    "GLMClient": "api.client",
+    "ChatStream": "api.client",
+    "ZhipuAI": "api.compat",
     "LocalServer": "server",
-    "GLMError": "errors",
-    "AuthenticationError": "errors",
-    "MissingKeyError": "errors",
-    "BadRequestError": "errors",
-    "ContentFilterError": "errors",
-    "NotFoundError": "errors",
-    "RateLimitError": "errors",
-    "QuotaError": "errors",
-    "ServerError": "errors",
-    "APIConnectionError": "errors",
-    "APITimeoutError": "errors",
-    "StreamError": "errors",
-    "IncompleteStreamError": "errors",
+    "GLMError": "api.errors",
+    "AuthenticationError": "api.errors",
+    "MissingKeyError": "api.errors",
+    "BadRequestError": "api.errors",
+    "ContentFilterError": "api.errors",
+    "NotFoundError": "api.errors",
+    "RateLimitError": "api.errors",
+    "QuotaError": "api.errors",
+    "ServerError": "api.errors",
+    "APIConnectionError": "api.errors",
+    "APITimeoutError": "api.errors",
+    "StreamError": "api.errors",
+    "IncompleteStreamError": "api.errors",
+    "default_client": "core.backend",
+    "TaskStore": "core.tasks.store",
+    "get_store": "core.tasks.store",
+    "submit_task": "core.tasks.polling",
+    "poll_task": "core.tasks.polling",
+    "wait_for_task": "core.tasks.polling",
+    "refresh": "core.tasks.polling",
+    "arefresh": "core.tasks.polling",
+    "run_sync": "core.tasks.polling",
+    "chat_panel": "notebook.widgets",
+    "task_panel": "notebook.widgets",
+    "task_card": "notebook.widgets",
 }
 
 __all__ = [*_LAZY, "__version__", "load_ipython_extension", "unload_ipython_extension"]
@@ -49,13 +61,13 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """Called by ``%load_ext zhipu_magic``."""
-    from .magics import load_ipython_extension as _load
+    from .notebook.magics import load_ipython_extension as _load
 
     _load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Called by ``%unload_ext zhipu_magic`` (and ``%reload_ext``)."""
-    from .magics import unload_ipython_extension as _unload
+    from .notebook.magics import unload_ipython_extension as _unload
 
     _unload(ipython)

@@ -159,7 +159,7 @@ def test_chat_panel_send_stop_and_shared_conversation(lab: Any) -> None:
             "%load_ext zhipu_magic",
             "%%glm -c demo\necho: hello from a cell",
             "%glm chat demo",
-            "from zhipu_magic.conversation import conversations\n"
+            "from zhipu_magic.core.conversation import conversations\n"
             "print('turns:', [t.user for t in conversations.get('demo').turns])",
         ],
     )

@@ -18,13 +18,13 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.utils.process import arg_split
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
+from ..api.config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret
+from ..core.backend import backend
+from ..core.conversation import conversations
+from ..core.interpolate import interpolate
+from ..core.reply import Reply
 from . import render
-from .backend import backend
 from .commands import KEY_REFUSED, Subcommands, is_key_option, show_submitted_task
-from .config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret
-from .conversation import conversations
-from .interpolate import interpolate
-from .reply import Reply
 
 LOCAL_NOTICE = (
     "No API key set: answering from the built-in local server (offline demo). "
@@ -253,7 +253,7 @@ class GLMMagics(Subcommands, Magics):
         base = self._configured_base_url()
         where = base or ("(built-in local server)" if key is None else None)
         if where is None:
-            from .config import resolve_base_url
+            from ..api.config import resolve_base_url
 
             where = resolve_base_url()
         path = "async/chat/completions" if async_ else "chat/completions"
@@ -275,8 +275,8 @@ class GLMMagics(Subcommands, Magics):
         args: Any = None,
     ) -> None:
         """Submit a chat (``--async``) or video (``--video``) task; show its card, or ``--wait`` for it."""
-        from .polling import submit_task
-        from .tasks import get_store
+        from ..core.tasks.polling import submit_task
+        from ..core.tasks.store import get_store
 
         video = bool(getattr(args, "video", False))
         store = get_store()
@@ -301,9 +301,9 @@ class GLMMagics(Subcommands, Magics):
     def _wait(self, store: Any, client: Any, task: dict[str, Any], output: str | None) -> None:
         """``--wait`` (and ``%glm wait ID``): poll (1 s -> 10 s backoff) until done, then show it
         like a normal answer. An interrupt stops the waiting, not the task: resume with the same."""
-        from .errors import GLMError
-        from .polling import wait_for_task
-        from .tasks import FAIL, reply_from_record
+        from ..api.errors import GLMError
+        from ..core.tasks.polling import wait_for_task
+        from ..core.tasks.store import FAIL, reply_from_record
 
         task_id = str(task.get("id"))
         try:

@@ -12,7 +12,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .panel_html import one_line
+from ...core.backend import default_client
+from .html import one_line
 
 
 class Background:
@@ -51,16 +52,15 @@ def client_or_error(client: Any) -> tuple[Any, str | None]:
     """``(client, None)``, or ``(None, one-line reason)`` when no client can be made (no key)."""
     if client is not None:
         return client, None
-    from . import widgets  # looked up when called, so widgets.default_client is the one to patch
 
     try:
-        return widgets.default_client(), None
+        return default_client(), None
     except Exception as exc:  # noqa: BLE001 - e.g. MissingKeyError: shown in the panel
         return None, one_line(exc)
 
 
 def is_local(client: Any) -> bool:
     """Answers come from the built-in local server (not merely some server on loopback)."""
-    from .server import is_builtin
+    from ...server import is_builtin
 
     return is_builtin(getattr(client, "base_url", None))

@@ -13,9 +13,9 @@ from typing import Any
 
 import ipywidgets as W
 
-from . import render
-from .panel_base import Background, client_or_error, is_local
-from .panel_html import error_html, one_line, status_html
+from .. import render
+from .base import Background, client_or_error, is_local
+from .html import error_html, one_line, status_html
 
 
 def shutdown_stream(stream: Any) -> None:
@@ -43,9 +43,9 @@ class ChatPanel(W.VBox):
         registry: Any = None,
         min_interval: float = 0.1,
     ) -> None:
-        from .config import DEFAULT_MODEL
-        from .conversation import conversations
-        from .models import MODELS
+        from ...api.config import DEFAULT_MODEL
+        from ...api.models import MODELS
+        from ...core.conversation import conversations
 
         self.name = name
         self.client, problem = client_or_error(client)
@@ -144,8 +144,8 @@ class ChatPanel(W.VBox):
 
     # the worker -------------------------------------------------------------------------------------
     def _answer(self, text: str, model: str) -> None:
-        from .errors import GLMError
-        from .reply import Reply
+        from ...api.errors import GLMError
+        from ...core.reply import Reply
 
         messages = [*self.conversation.messages(), {"role": "user", "content": text}]
         reply = self.reply = Reply(model, messages, local=is_local(self.client))

@@ -132,7 +132,7 @@ class TaskStore:
 
     def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
         if home is None:
-            from .config import home_dir
+            from ...api.config import home_dir
 
             home = home_dir()
         self.home = Path(home)
@@ -356,7 +356,7 @@ def reply_from_record(record: Mapping[str, Any]) -> Any:
     result = record.get("result")
     if record.get("status") != SUCCESS or not isinstance(result, Mapping) or record.get("kind") == "video":
         return None
-    from .reply import Reply
+    from ..reply import Reply
 
     now = [float(record.get("submitted") or time.time())]
     messages = [{"role": "user", "content": str(record.get("prompt") or "")}]
@@ -376,7 +376,7 @@ _STORES_LOCK = threading.Lock()
 def get_store(home: str | os.PathLike[str] | None = None) -> TaskStore:
     """The process-wide store for ``home`` (default: ``ZHIPU_MAGIC_HOME`` as it is now)."""
     if home is None:
-        from .config import home_dir
+        from ...api.config import home_dir
 
         home = home_dir()
     key = Path(home).expanduser().absolute()
@@ -385,13 +385,3 @@ def get_store(home: str | os.PathLike[str] | None = None) -> TaskStore:
         if store is None:
             store = _STORES[key] = TaskStore(key)
         return store
-
-
-def __getattr__(name: str) -> Any:
-    """``zhipu_magic.tasks.submit_task`` / ``refresh`` / ``arefresh`` / ``wait_for_task`` live in
-    :mod:`.polling` (the HTTP side of tasks); the store itself needs no client."""
-    if name in {"refresh", "arefresh", "wait_for_task", "poll_task", "run_sync", "submit_task"}:
-        from . import polling
-
-        return getattr(polling, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,13 +21,13 @@ from typing import Any
 import requests
 import urllib3.exceptions
 
-from . import __version__
 from .config import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_RETRY_AFTER_CEILING,
     DEFAULT_TIMEOUT,
     DEFAULT_VIDEO_MODEL,
+    VERSION,
     Secret,
     resolve_api_key,
     resolve_base_url,
@@ -227,7 +227,7 @@ class GLMClient:
     def _headers(self, stream: bool) -> dict[str, str]:
         headers = {
             "Accept": "text/event-stream" if stream else "application/json",
-            "User-Agent": f"zhipu-magic/{__version__}",
+            "User-Agent": f"zhipu-magic/{VERSION}",
         }
         if stream:
             headers["Accept-Encoding"] = "identity"  # compressed SSE gets buffered by proxies

@@ -14,11 +14,11 @@ from IPython.core.error import UsageError
 from IPython.utils.process import arg_split
 from traitlets import TraitError
 
+from ..api.config import Secret
+from ..core.backend import backend
+from ..core.conversation import conversations
+from ..core.reply import Reply
 from . import render
-from .backend import backend
-from .config import Secret
-from .conversation import conversations
-from .reply import Reply
 
 KEY_OPTIONS = ("--api-key", "--api_key", "--apikey", "--key", "--token", "--secret", "-k")
 KEY_REFUSED = (
@@ -118,7 +118,7 @@ class Subcommands:
         render.show(render.text_bundle("Session key forgotten."))
 
     def _cmd_models(self, rest: list[str]) -> None:
-        from .models import MODELS
+        from ..api.models import MODELS
 
         def yes(flag: bool) -> str:
             return "yes" if flag else ""
@@ -182,7 +182,7 @@ class Subcommands:
             output = rest[2]
         elif len(rest) != 1:
             raise UsageError("use %glm wait TASK_ID [-o NAME]")
-        from .tasks import get_store
+        from ..core.tasks.store import get_store
 
         store, task_id = get_store(), rest[0]
         client, local = self._backend()
@@ -207,7 +207,7 @@ class Subcommands:
         client, local = self._backend()
         resp = client.result(task_id)
         try:
-            from .tasks import get_store
+            from ..core.tasks.store import get_store
 
             get_store().apply_result(task_id, resp)
         except Exception:
@@ -222,7 +222,7 @@ class Subcommands:
             self._count_usage(reply)
             render.show(render.reply_bundle(reply, final=True))
         elif status == "FAIL":
-            from .errors import GLMError
+            from ..api.errors import GLMError
 
             raise GLMError(f"task {task_id} failed", hint="submit it again (%%glm --async)")
         else:
@@ -238,7 +238,7 @@ class Subcommands:
 
     def _show_panel(self, factory: Callable[..., Any], *args: Any) -> None:
         """Hand the panels our client, so a %glm login key and the local server apply there too."""
-        from .errors import GLMError
+        from ..api.errors import GLMError
 
         try:
             client = self._backend()[0]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pathlib
 
+VERSION = "0.1.0"
 DEFAULT_BASE_URL = "https://open.bigmodel.cn/api/paas/v4"
 DEFAULT_MODEL = "glm-4-flash"
 DEFAULT_VIDEO_MODEL = "cogvideox-flash"

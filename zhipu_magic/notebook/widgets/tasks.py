@@ -13,10 +13,10 @@ from typing import Any
 
 import ipywidgets as W
 
-from .panel_base import Background, client_or_error
-from .panel_html import error_html, one_line, status_html, task_body_html, task_card_bundle, task_header_html
-from .polling import AutoRefresher, poll_task, refresh, submit_task
-from .tasks import TaskStore, get_store, is_final
+from ...core.tasks.polling import AutoRefresher, poll_task, refresh, submit_task
+from ...core.tasks.store import TaskStore, get_store, is_final
+from .base import Background, client_or_error
+from .html import error_html, one_line, status_html, task_body_html, task_card_bundle, task_header_html
 
 
 class TaskCard(W.VBox):
@@ -77,7 +77,7 @@ class TaskCard(W.VBox):
 
 
 def _model_options(kind: str) -> list[str]:
-    from .models import MODELS
+    from ...api.models import MODELS
 
     return [m.name for m in MODELS.values() if m.kind == kind and m.async_]
 
@@ -88,7 +88,7 @@ class TaskPanel(W.VBox):
     def __init__(
         self, client: Any = None, store: TaskStore | None = None, *, auto_interval: float = 2.0
     ) -> None:
-        from .config import DEFAULT_MODEL
+        from ...api.config import DEFAULT_MODEL
 
         self.client, problem = client_or_error(client)
         self.store = store or get_store()
@@ -208,7 +208,7 @@ class TaskPanel(W.VBox):
         super().close()
 
     def _kind_changed(self, change: dict[str, Any]) -> None:
-        from .config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
+        from ...api.config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
 
         options = _model_options(change["new"])
         self.model.options = options

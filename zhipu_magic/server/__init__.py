@@ -97,7 +97,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .server_http import (
+from .handler import (
     PREFIX,
     _Disconnected,
     _float,
@@ -107,7 +107,7 @@ from .server_http import (
 )
 
 if TYPE_CHECKING:
-    from .client import GLMClient
+    from ..api.client import GLMClient
 
 
 class RequestRecord(NamedTuple):
@@ -214,7 +214,7 @@ class LocalServer:
 
     def client(self, **kwargs: Any) -> GLMClient:
         """A ``GLMClient`` for this server (its fixed key, or any key when none is set)."""
-        from .client import GLMClient
+        from ..api.client import GLMClient
 
         return GLMClient(api_key=self.api_key or "local", base_url=self.base_url, **kwargs)
 

@@ -15,19 +15,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from . import render
-from .chat_widget import ChatPanel
-from .panel_html import task_card_bundle
-from .task_widgets import TaskCard, TaskPanel
-from .tasks import TaskStore, get_store
-
-
-def default_client() -> Any:
-    """A client for the panels when none is given: the same backend as the magics (so
-    ``%glm login`` applies here too): the configured API with a key, else the local server."""
-    from .backend import backend
-
-    return backend.client()[0]
+from ...core.tasks.store import TaskStore, get_store
+from .. import render
+from .base import default_client
+from .chat import ChatPanel
+from .html import task_card_bundle
+from .tasks import TaskCard, TaskPanel
 
 
 def task_card(task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None) -> TaskCard:

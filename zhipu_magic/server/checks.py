@@ -14,7 +14,7 @@ import json
 import time
 from typing import Any
 
-from .models import ModelInfo, get_model
+from ..api.models import ModelInfo, get_model
 
 _ROLES = {"system", "user", "assistant", "tool", "function", "observation"}
 

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from . import answer_templates as T
+from . import templates as T
 
 _GREETING = re.compile(r"^(hi|hello|hey|hallo|hola|你好|您好|嗨)\b[\s!！.。?？]*$", re.IGNORECASE)
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")

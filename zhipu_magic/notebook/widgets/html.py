@@ -13,8 +13,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from . import render
-from .tasks import FAIL, PROCESSING, SUCCESS, reply_from_record
+from ...core.tasks.store import FAIL, PROCESSING, SUCCESS, reply_from_record
+from .. import render
 
 BADGE_COLORS = {PROCESSING: "#b45309", SUCCESS: "#15803d", FAIL: "#b91c1c"}
 _HTTP_URL = re.compile(r"^https?://[^\s\"'<>\\`]+$", re.IGNORECASE)
@@ -22,7 +22,7 @@ _HTTP_URL = re.compile(r"^https?://[^\s\"'<>\\`]+$", re.IGNORECASE)
 
 def one_line(exc: BaseException | str) -> str:
     """An error as one line: GLMError's ``str`` already is; others get their type name."""
-    from .errors import GLMError
+    from ...api.errors import GLMError
 
     if isinstance(exc, str):
         text = exc

@@ -12,11 +12,11 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from .config import BASE_URL_ENV_VAR, DEFAULT_TIMEOUT, KEY_ENV_VARS, Secret, resolve_api_key
-from .errors import MissingKeyError
+from ..api.config import BASE_URL_ENV_VAR, DEFAULT_TIMEOUT, KEY_ENV_VARS, Secret, resolve_api_key
+from ..api.errors import MissingKeyError
 
 if TYPE_CHECKING:  # the client (and requests) load on first use, not with %load_ext
-    from .client import GLMClient
+    from ..api.client import GLMClient
 
 
 class Backend:
@@ -54,10 +54,10 @@ class Backend:
                 raise MissingKeyError(
                     f"no API key for {base}: set ZHIPUAI_API_KEY or run %glm login; nothing was sent", hint=""
                 )
-            from .server import start_local_server
+            from ..server import start_local_server
 
             base, key, local = start_local_server().base_url, Secret("local"), True
-        from .client import GLMClient
+        from ..api.client import GLMClient
 
         ident = (base or "", key, timeout)
         with self._lock:
@@ -80,3 +80,9 @@ class Backend:
 
 
 backend = Backend()
+
+
+def default_client() -> GLMClient:
+    """The client the magics and panels use when given none: the configured API with a key, else
+    the built-in local server (so a key from ``%glm login`` applies everywhere)."""
+    return backend.client()[0]

@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import answers
-from . import server_endpoints as endpoints
-from .server_checks import (
+from . import endpoints as endpoints
+from .checks import (
     _Fail,
     _validate_chat,
     check_auth,
     check_model,
 )
-from .server_endpoints import PREFIX, _new_id, _request_id
-from .server_faults import _float, request_faults
+from .endpoints import PREFIX, _new_id, _request_id
+from .faults import _float, request_faults
 
 if TYPE_CHECKING:
-    from .server import LocalServer
+    from . import LocalServer
 
 JSON_TYPE = "application/json; charset=UTF-8"
 SSE_TYPE = "text/event-stream;charset=UTF-8"

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from .tasks import TaskStore, is_final
+from .store import TaskStore, is_final
 
 T = TypeVar("T")
 MAX_WORKERS = 64  # one thread per pending task up to this many; beyond it, a second round
@@ -27,7 +27,7 @@ BACKOFF_START, BACKOFF_MAX = 1.0, 10.0
 
 def _transient(exc: BaseException) -> bool:
     """Worth polling again later (connection trouble, 5xx, rate limit); others need the user."""
-    from .errors import APIConnectionError, RateLimitError, ServerError
+    from ...api.errors import APIConnectionError, RateLimitError, ServerError
 
     return isinstance(exc, (APIConnectionError, ServerError, RateLimitError))
 
@@ -38,7 +38,7 @@ def poll_task(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]:
     An id the server does not know (404) becomes a local FAIL, since polling it again cannot help.
     Any other API error is noted on the record (``last_error``, status unchanged) and re-raised.
     """
-    from .errors import GLMError, NotFoundError
+    from ...api.errors import GLMError, NotFoundError
 
     try:
         response = client.result(task_id)
@@ -67,7 +67,7 @@ def submit_task(
     ``messages`` (chat only) defaults to ``prompt`` as one user message; ``prompt`` is what the task
     list shows. Returns the stored record (``id``, ``status``, ...).
     """
-    from .config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
+    from ...api.config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
 
     if kind == "video":
         model = model or DEFAULT_VIDEO_MODEL
@@ -76,7 +76,7 @@ def submit_task(
         model = model or DEFAULT_MODEL
         response = client.submit(messages if messages is not None else prompt, model=model, **params)
     if local is None:
-        from .panel_base import is_local
+        from ...notebook.widgets.base import is_local
 
         local = is_local(client)
     base_url = getattr(client, "base_url", None)
@@ -90,7 +90,7 @@ def _poll_quietly(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]
     try:
         return poll_task(store, client, task_id)
     except Exception as exc:  # noqa: BLE001 - reported on the record, shown in the panel
-        from .errors import GLMError
+        from ...api.errors import GLMError
 
         if not isinstance(exc, GLMError):
             store.note_error(task_id, f"{type(exc).__name__}: {exc}")

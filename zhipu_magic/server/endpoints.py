@@ -14,13 +14,13 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..api.models import MODELS
 from . import answers
-from .models import MODELS
-from .server_checks import _Fail, _validate_chat, check_model
-from .server_faults import request_faults
+from .checks import _Fail, _validate_chat, check_model
+from .faults import request_faults
 
 if TYPE_CHECKING:
-    from .server_http import _Handler
+    from .handler import _Handler
 
 PREFIX = "/api/paas/v4"
 ASSETS = Path(__file__).with_name("assets")

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answer_intents import _topic, answer_for, json_answer_for, reasoning_for
-from .models import ModelInfo
+from ...api.models import ModelInfo
+from .intents import _topic, answer_for, json_answer_for, reasoning_for
 
 _DIRECTIVE = re.compile(r"\[\[(fault|chunks|interval):([^\]]*)\]\]")
 

@@ -11,11 +11,11 @@ import hashlib
 import socket
 from typing import TYPE_CHECKING
 
-from .server_checks import _Fail
+from .checks import _Fail
 
 if TYPE_CHECKING:
+    from . import LocalServer
     from .answers import Directives
-    from .server import LocalServer
 
 _FAULTS = {
     "auth", "bad_param", "filter", "rate_limit", "rate_limit_ms", "balance", "daily", "server_error",

@@ -23,8 +23,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from ..core.reply import Reply
 from .markdown import _markdown, escape, safe_markdown_html
-from .reply import Reply
 
 FINISH_NOTES = {
     "length": "The answer hit the token limit (finish_reason=length) and is cut off; raise --max-tokens.",

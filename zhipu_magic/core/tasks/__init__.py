@@ -1,0 +1,34 @@
+"""Async tasks: the persistent store (``store``) and the HTTP side that submits and polls (``polling``).
+
+``from zhipu_magic.core import tasks`` gives both; the same names are public on ``zhipu_magic``.
+"""
+
+from .polling import AutoRefresher, arefresh, poll_task, refresh, run_sync, submit_task, wait_for_task
+from .store import (
+    FAIL,
+    PROCESSING,
+    SUCCESS,
+    TaskStore,
+    TaskStoreWarning,
+    get_store,
+    is_final,
+    reply_from_record,
+)
+
+__all__ = [
+    "FAIL",
+    "PROCESSING",
+    "SUCCESS",
+    "AutoRefresher",
+    "TaskStore",
+    "TaskStoreWarning",
+    "arefresh",
+    "get_store",
+    "is_final",
+    "poll_task",
+    "refresh",
+    "reply_from_record",
+    "run_sync",
+    "submit_task",
+    "wait_for_task",
+]

@@ -1,0 +1,7 @@
+"""``python -m zhipu_magic.server``: run the local GLM-compatible server until Ctrl+C."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
