@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .retry import parse_retry_after
+from .text import truncate
 
 MAX_TEXT = 300  # characters of a non-JSON body (an HTML proxy page) worth showing
 
@@ -252,10 +253,16 @@ def html_to_text(text: str, limit: int = MAX_TEXT) -> str:
     return truncate(html.unescape(text), limit)
 
 
-def truncate(text: str, limit: int = MAX_TEXT) -> str:
-    """Collapse whitespace and cut to ``limit`` characters with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def describe_error(exc: BaseException | str, limit: int = 400) -> str:
+    """Any error as one line: a ``GLMError``'s ``str`` already is one (``[code] message (HTTP n)``),
+    other exceptions get their type name in front."""
+    if isinstance(exc, str):
+        text = exc
+    elif isinstance(exc, GLMError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return truncate(text, limit)
 
 
 def _reason(status: int) -> str:
@@ -323,7 +330,7 @@ def error_from_response(status: int, body: bytes, headers: Mapping[str, str] | N
     if "html" in content_type or text.lstrip()[:1] == "<":
         shown = html_to_text(text)
     else:
-        shown = truncate(text)
+        shown = truncate(text, MAX_TEXT)
     message = f"HTTP {status} {_reason(status)}" + (f": {shown}" if shown else "")
     klass = error_class(status, None)
     kw: dict[str, Any] = {"status": status, "request_id": request_id}

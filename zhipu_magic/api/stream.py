@@ -26,9 +26,9 @@ from .errors import (
     IncompleteStreamError,
     StreamError,
     error_from_error_object,
-    truncate,
 )
 from .sse import Event, SSEDecoder
+from .text import truncate
 
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body worth reading (and of a stream's tail to drain)
 DRAIN_TIMEOUT = 0.5  # seconds to wait for the end of a stream after [DONE]

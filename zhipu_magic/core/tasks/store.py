@@ -31,6 +31,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from ...api.text import truncate
+
 try:  # POSIX advisory lock; elsewhere the merge-before-write is the only guard
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -62,8 +64,7 @@ def status_rank(status: object) -> int:
 
 def shorten(text: str, limit: int = PROMPT_CHARS) -> str:
     """One line, at most ``limit`` characters, for lists and cards."""
-    flat = " ".join(str(text).split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "\u2026"
+    return truncate(text, limit)
 
 
 def failure_reason(response: Mapping[str, Any]) -> str:
