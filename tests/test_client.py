@@ -32,6 +32,7 @@ from zhipu_magic.api.errors import (
     ServerError,
     StreamError,
 )
+from zhipu_magic.notebook.hints import notebook_hint
 
 
 def free_port() -> int:
@@ -104,7 +105,8 @@ def test_missing_key_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.base_url == "https://open.bigmodel.cn/api/paas/v4" and not client.has_key
     with pytest.raises(MissingKeyError) as info:
         client.chat("hi")
-    assert "ZHIPUAI_API_KEY" in str(info.value) and "%glm login" in str(info.value)
+    assert "ZHIPUAI_API_KEY" in str(info.value) and "%glm" not in str(info.value)  # neutral: no notebook here
+    assert "%glm login" in notebook_hint(info.value)
     assert client.attempts == 0
 
 
@@ -284,7 +286,8 @@ def test_auth_failure_not_retried(make: Callable[..., GLMClient], sleeps: Sleeps
         client.chat("x [[fault:auth]]")
     err = info.value
     assert err.status == 401 and err.code == "1000" and err.request_id
-    assert err.request_id in str(err) and "%glm login" in err.hint
+    assert err.request_id in str(err) and "ZHIPUAI_API_KEY" in err.hint and "%glm" not in err.hint
+    assert "%glm login" in notebook_hint(err)
     assert client.attempts == 1 and sleeps == []
 
 
@@ -325,7 +328,7 @@ def test_not_retried(
 def test_unknown_model_hint(make: Callable[..., GLMClient]) -> None:
     with pytest.raises(BadRequestError) as info:
         make().stream("hi", model="glm-99")
-    assert "%glm models" in info.value.hint
+    assert "%glm" not in info.value.hint and "%glm models" in notebook_hint(info.value)
 
 
 def test_balance_hint(make: Callable[..., GLMClient]) -> None:

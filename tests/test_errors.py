@@ -23,6 +23,7 @@ from zhipu_magic.api.errors import (
     StreamError,
     error_from_response,
 )
+from zhipu_magic.notebook.hints import notebook_hint
 
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
 
@@ -71,7 +72,8 @@ def test_one_line_str_with_code_status_request_id() -> None:
     assert str(err) == "[1211] Unknown Model, please check the model code. (HTTP 400, request 2026abc)"
     assert "\n" not in str(err)
     assert err.request_id == "2026abc"
-    assert "%glm models" in err.hint
+    assert "%glm" not in err.hint  # the HTTP client's hints are neutral; the notebook words its own
+    assert "%glm models" in notebook_hint(err)
 
 
 def test_integer_code_becomes_string_and_multiline_message_flattened() -> None:
@@ -90,9 +92,10 @@ def test_content_filter_list_kept() -> None:
 def test_hints() -> None:
     assert "top up the balance" in error_from_response(429, body("1113", "arrears"), JSON).hint
     assert "ZHIPUAI_API_KEY" in error_from_response(401, body("1000", "auth"), JSON).hint
-    assert "%glm login" in error_from_response(401, b"", {}).hint
+    assert "%glm login" in notebook_hint(error_from_response(401, b"", {}))
     assert "tomorrow" in error_from_response(429, body("1304", "daily"), JSON).hint
     assert "ZHIPUAI_API_KEY" in MissingKeyError("no key").hint
+    assert "%glm login" in notebook_hint(MissingKeyError("no key"))
 
 
 def test_rate_limit_carries_retry_after() -> None:
@@ -147,6 +150,6 @@ def test_partial_and_pickle_roundtrip() -> None:
 
 
 def test_render_traceback_does_not_repeat_the_hint() -> None:
-    err = MissingKeyError("no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY) or run %glm login")
+    err = MissingKeyError("no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key=; nothing was sent")
     assert err._render_traceback_() == [f"MissingKeyError: {err}"]
     assert len(BadRequestError("bad", status=400, code="1211")._render_traceback_()) == 2

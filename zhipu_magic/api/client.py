@@ -254,7 +254,7 @@ class GLMClient:
         # LocalServer wants a key like the real API (``LocalServer.client()`` supplies one).
         if self._key is None and host not in _LOOPBACK:
             raise MissingKeyError(
-                "no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY) or run %glm login; nothing was sent"
+                "no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key=; nothing was sent"
             )
 
     def _send(

@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from . import codes
 from .retry import parse_retry_after
 from .text import truncate
 
@@ -41,8 +42,10 @@ class GLMError(Exception):
         self.status = status
         self.code = None if code is None or code == "" else str(code)
         self.request_id = request_id or None
-        self.hint = hint if hint is not None else (_CODE_HINTS.get(self.code or "") or self.default_hint)
+        row = codes.lookup(self.code)
+        self.hint = hint if hint is not None else ((row.hint if row else "") or self.default_hint)
         self.partial = partial
+        self.attempts = 0  # HTTP attempts of the call that failed (set by the transport)
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -78,15 +81,13 @@ def _rebuild(cls: type[GLMError], state: dict[str, Any]) -> GLMError:
 class AuthenticationError(GLMError):
     """401 / codes 1000-1005: the key is missing, wrong, expired or for another region."""
 
-    default_hint = (
-        "check ZHIPUAI_API_KEY or run %glm login (keys are region-bound: open.bigmodel.cn vs api.z.ai)"
-    )
+    default_hint = codes.KEY_HINT
 
 
 class MissingKeyError(AuthenticationError):
     """No key anywhere; raised before anything is sent."""
 
-    default_hint = "set ZHIPUAI_API_KEY (or ZAI_API_KEY) or run %glm login"
+    default_hint = "set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key="
 
 
 class BadRequestError(GLMError):
@@ -108,7 +109,7 @@ class ContentFilterError(BadRequestError):
 class NotFoundError(GLMError):
     """404: unknown endpoint or task id."""
 
-    default_hint = "check the task id (%glm tasks) or the endpoint path"
+    default_hint = "check the task id or the endpoint path"
 
 
 class RateLimitError(GLMError):
@@ -148,7 +149,7 @@ class APITimeoutError(APIConnectionError):
 class StreamError(GLMError):
     """A 200 stream carried an error frame, non-JSON data, or JSON that is not a chunk."""
 
-    default_hint = "the stream broke; the text received so far is kept (_glm.text, or the error's .partial)"
+    default_hint = "the stream broke; the text received so far is kept in the error's .partial"
 
 
 class IncompleteStreamError(StreamError):
@@ -157,69 +158,13 @@ class IncompleteStreamError(StreamError):
     default_hint = "the answer was cut off; the partial text is kept, run it again for a full answer"
 
 
-_CODE_HINTS = {
-    "1000": AuthenticationError.default_hint,
-    "1001": "no API key was sent; set ZHIPUAI_API_KEY or run %glm login",
-    "1002": AuthenticationError.default_hint,
-    "1003": "the token expired; run the call again",
-    "1004": AuthenticationError.default_hint,
-    "1112": "the account is locked; contact Zhipu support",
-    "1113": "top up the balance or buy a resource package in the console "
-    "(a coding-plan key only works on the coding-plan base URL)",
-    "1121": "the account is locked for irregular activity; contact Zhipu support",
-    "1211": "run %glm models to see the model names",
-    "1212": "this model does not support this call (stream / async); pick another model (%glm models)",
-    "1213": "a required parameter is missing",
-    "1214": "a parameter value is invalid; check the options",
-    "1215": "two parameters exclude each other; drop one",
-    "1261": "the prompt is too long; shorten it or reset the conversation",
-    "1301": ContentFilterError.default_hint,
-    "1302": "too many concurrent requests; wait and try again",
-    "1303": "too many requests per minute; wait and try again",
-    "1304": "the daily call quota is used up; try again tomorrow or use another model",
-    "1305": "the model is overloaded; wait and try again, or use another model",
-    "1308": "a usage cap was reached; wait for it to reset",
-    "1309": "the GLM Coding Plan expired; renew it",
-    "1310": "the weekly / monthly cap was reached; wait for it to reset",
-    "1311": "your plan does not include this model; pick another (%glm models)",
-    "1312": "the model is busy; wait and try again, or use another model",
-    "1313": "the account is rate-restricted for fair-use reasons; contact support",
-}
-
-_AUTH_CODES = {"1000", "1001", "1002", "1003", "1004", "1005"}
-_RATE_CODES = {"1302", "1303", "1305", "1312"}
-_QUOTA_CODES = {
-    "1100",
-    "1110",
-    "1111",
-    "1112",
-    "1113",
-    "1121",
-    "1304",
-    "1308",
-    "1309",
-    "1310",
-    "1311",
-    "1313",
-}
-_SERVER_CODES = {"500", "1234"}
-
-
 def error_class(status: int | None, code: str | None) -> type[GLMError]:
     """The class for a failed response: business code first, HTTP status second."""
-    if code:
-        if code in _AUTH_CODES:
-            return AuthenticationError
-        if code == "1301":
-            return ContentFilterError
-        if code in _RATE_CODES:
-            return RateLimitError
-        if code in _QUOTA_CODES:
-            return QuotaError
-        if code in _SERVER_CODES:
-            return ServerError
-        if code.startswith("12") or code == "1300":
-            return NotFoundError if status == 404 else BadRequestError
+    row = codes.lookup(code)
+    if row is not None:
+        if row.kind == codes.BAD_REQUEST and status == 404:
+            return NotFoundError
+        return _CLASS_OF_KIND[row.kind]
     if status is None:
         return GLMError
     if status in (401, 403):
@@ -235,6 +180,16 @@ def error_class(status: int | None, code: str | None) -> type[GLMError]:
     if status >= 500:
         return ServerError
     return GLMError
+
+
+_CLASS_OF_KIND: dict[str, type[GLMError]] = {
+    codes.AUTH: AuthenticationError,
+    codes.BAD_REQUEST: BadRequestError,
+    codes.CONTENT_FILTER: ContentFilterError,
+    codes.RATE: RateLimitError,
+    codes.QUOTA: QuotaError,
+    codes.SERVER: ServerError,
+}
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

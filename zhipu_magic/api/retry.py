@@ -1,9 +1,9 @@
 """Pure retry policy: should this failure be retried, and how long to wait first.
 
 No I/O and no clock of its own: the caller injects ``clock``, ``rng`` and ``sleep`` so tests can
-check the policy without real waiting. Business code is consulted before HTTP status, because the
-platform answers both "slow down" (1302) and "out of money" (1113) with 429, and only the first is
-worth a retry.
+check the policy without real waiting. Business code is consulted before HTTP status (the table is
+:mod:`.codes`), because the platform answers both "slow down" (1302) and "out of money" (1113) with
+429, and only the first is worth a retry.
 """
 
 from __future__ import annotations
@@ -14,13 +14,8 @@ import random
 import time
 from collections.abc import Callable, Mapping
 
-#: Rate / overload codes: waiting helps.
-RETRY_CODES = frozenset({"1302", "1303", "1305", "1312", "500", "1234"})
-#: Codes that waiting cannot fix: auth, bad input, content filter, quota and account states.
-NEVER_CODES = frozenset(
-    {"1000", "1001", "1002", "1003", "1004", "1005", "1100", "1110", "1111", "1112", "1113", "1121",
-     "1300", "1301", "1304", "1308", "1309", "1310", "1311", "1313"}
-)  # fmt: skip
+from . import codes
+
 RETRY_STATUSES = frozenset({408, 500, 501, 502, 503, 504})
 
 BACKOFF_BASE = 0.5
@@ -37,12 +32,9 @@ def should_retry(status: int | None, code: str | None = None, *, connect_error: 
     """
     if connect_error:
         return True
-    if code is not None:
-        code = str(code)
-        if code in RETRY_CODES:
-            return True
-        if code in NEVER_CODES or code.startswith("12"):
-            return False
+    row = codes.lookup(code)
+    if row is not None:
+        return row.retryable
     if status is None:
         return False
     if status == 429:
