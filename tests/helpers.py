@@ -27,7 +27,7 @@ def consume(stream: Any) -> None:
 def pool_connections(client: Any) -> int:
     """How many TCP connections the client ever opened (urllib3 counts them per pool)."""
     total = 0
-    for adapter in client._session.adapters.values():
+    for adapter in client._transport.session.adapters.values():
         for key in list(adapter.poolmanager.pools.keys()):
             total += adapter.poolmanager.pools[key].num_connections
     return total

@@ -48,7 +48,7 @@ def test_chat_string_message_and_params(make: Callable[..., GLMClient], server: 
     client = make()
     reply = client.chat("echo: hello there", temperature=0.5, top_p=None)
     assert reply["choices"][0]["message"]["content"] == "hello there"
-    assert client.attempts == 1
+    assert reply.attempts == 1
     record = server.requests[-1]
     assert record.path.endswith("/chat/completions")
     assert record.body["messages"] == [{"role": "user", "content": "echo: hello there"}]
@@ -82,9 +82,9 @@ def test_video_and_unknown_task(make: Callable[..., GLMClient], server: Any) -> 
     assert server.requests[-1].body == {"model": "cogvideox-flash", "prompt": "a cat surfing"}
     client.result(task["id"])
     assert client.result(task["id"])["video_result"][0]["url"].endswith(".mp4")
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError) as info:
         client.result("no-such-task")
-    assert client.attempts == 1
+    assert info.value.attempts == 1
 
 
 def test_generic_request(make: Callable[..., GLMClient]) -> None:
@@ -107,7 +107,7 @@ def test_missing_key_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
         client.chat("hi")
     assert "ZHIPUAI_API_KEY" in str(info.value) and "%glm" not in str(info.value)  # neutral: no notebook here
     assert "%glm login" in notebook_hint(info.value)
-    assert client.attempts == 0
+    assert info.value.attempts == 0
 
 
 # --- streaming -------------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def test_in_band_stream_errors_are_typed_with_partial(
     assert type(err) is cls and not isinstance(err, (KeyError, ValueError))
     assert err.code == code
     assert err.partial and err.partial == stream.text
-    assert stream.closed and client.attempts == 1
+    assert stream.closed and stream.attempts == 1
 
 
 def test_no_done_is_incomplete(make: Callable[..., GLMClient]) -> None:
@@ -234,7 +234,7 @@ def test_dropped_mid_stream(make: Callable[..., GLMClient]) -> None:
     stream = client.stream("story [[chunks:6]] [[fault:drop]]")
     with pytest.raises(IncompleteStreamError) as info:
         consume(stream)
-    assert info.value.partial and stream.closed and client.attempts == 1
+    assert info.value.partial and stream.closed and stream.attempts == 1
     assert "\n" not in str(info.value)
 
 
@@ -246,7 +246,7 @@ def test_stall_beyond_read_timeout(make: Callable[..., GLMClient], server: Any) 
         consume(stream)
     assert time.monotonic() - started < 3
     assert info.value.partial == stream.text != ""
-    assert client.attempts == 1  # a stream is never retried once bytes were read
+    assert stream.attempts == 1  # a stream is never retried once bytes were read
     assert server.wait_disconnect(5)
 
 
@@ -268,7 +268,7 @@ def test_stream_502_html_page(make: Callable[..., GLMClient], sleeps: Sleeps) ->
         client.stream("hi [[fault:bad_gateway]]")
     text = str(info.value)
     assert info.value.status == 502 and "<" not in text and "502 Bad Gateway" in text and "nginx" in text
-    assert client.attempts == 1 and sleeps == []
+    assert info.value.attempts == 1 and sleeps == []
 
 
 def test_stream_pre_stream_errors(make: Callable[..., GLMClient]) -> None:
@@ -288,7 +288,7 @@ def test_auth_failure_not_retried(make: Callable[..., GLMClient], sleeps: Sleeps
     assert err.status == 401 and err.code == "1000" and err.request_id
     assert err.request_id in str(err) and "ZHIPUAI_API_KEY" in err.hint and "%glm" not in err.hint
     assert "%glm login" in notebook_hint(err)
-    assert client.attempts == 1 and sleeps == []
+    assert err.attempts == 1 and sleeps == []
 
 
 def test_wrong_key_against_keyed_server(sleeps: Sleeps) -> None:
@@ -299,9 +299,9 @@ def test_wrong_key_against_keyed_server(sleeps: Sleeps) -> None:
             GLMClient("right.key", srv.base_url).chat("echo: ok")["choices"][0]["message"]["content"] == "ok"
         )
         client = GLMClient("wrong.key", srv.base_url, sleep=sleeps)
-        with pytest.raises(AuthenticationError):
+        with pytest.raises(AuthenticationError) as info:
             client.chat("hi")
-        assert client.attempts == 1
+        assert info.value.attempts == 1
 
 
 @pytest.mark.parametrize(
@@ -322,7 +322,7 @@ def test_not_retried(
         client.chat(prompt, model=model)
     assert info.value.code == code and f"[{code}]" in str(info.value) and "\n" not in str(info.value)
     assert info.value.hint
-    assert client.attempts == 1 and sleeps == []
+    assert info.value.attempts == 1 and sleeps == []
 
 
 def test_unknown_model_hint(make: Callable[..., GLMClient]) -> None:
@@ -341,14 +341,14 @@ def test_rate_limit_retry_after_then_success(make: Callable[..., GLMClient], sle
     client = make()
     reply = client.chat("echo: ok [[fault:rate_limit:2]]")
     assert reply["choices"][0]["message"]["content"] == "ok"
-    assert client.attempts == 2 and sleeps == [2.0]
+    assert reply.attempts == 2 and sleeps == [2.0]
 
 
 def test_rate_limit_stream_retry(make: Callable[..., GLMClient], sleeps: Sleeps) -> None:
     client = make()
     stream = client.stream("echo: ok [[fault:rate_limit_ms:1500]]")
     consume(stream)
-    assert stream.text == "ok" and client.attempts == 2 and sleeps == [1.5]
+    assert stream.text == "ok" and stream.attempts == 2 and sleeps == [1.5]
 
 
 @pytest.mark.parametrize(
@@ -367,7 +367,7 @@ def test_retry_after_beyond_ceiling_raises_at_once(
     started = time.monotonic()
     with pytest.raises(RateLimitError) as info:
         client.chat(f"x [[fault:{directive}]]")
-    assert time.monotonic() - started < 2 and sleeps == [] and client.attempts == 1
+    assert time.monotonic() - started < 2 and sleeps == [] and info.value.attempts == 1
     assert info.value.retry_after == pytest.approx(3600, abs=5)
     assert "asked to wait 3" in str(info.value) and "60 s" in str(info.value)
     assert info.value.hint.startswith("wait about")
@@ -378,16 +378,18 @@ def test_malformed_retry_after_uses_backoff(
     make: Callable[..., GLMClient], sleeps: Sleeps, value: str
 ) -> None:
     client = make(rng=lambda: 1.0)
-    assert client.chat(f"echo: ok [[fault:rate_limit:{value}]]")["choices"][0]["message"]["content"] == "ok"
-    assert sleeps == [0.5] and client.attempts == 2
+    reply = client.chat(f"echo: ok [[fault:rate_limit:{value}]]")
+    assert reply["choices"][0]["message"]["content"] == "ok"
+    assert sleeps == [0.5] and reply.attempts == 2
 
 
 def test_server_errors_twice_then_success_with_growing_delays(
     make: Callable[..., GLMClient], sleeps: Sleeps
 ) -> None:
     client = make()
-    assert client.chat("echo: ok [[fault:server_error:2]]")["choices"][0]["message"]["content"] == "ok"
-    assert client.attempts == 3
+    reply = client.chat("echo: ok [[fault:server_error:2]]")
+    assert reply["choices"][0]["message"]["content"] == "ok"
+    assert reply.attempts == 3
     assert sleeps == [0.5, 1.0]
     assert pool_connections(client) == 1  # every failed response was read and closed; one socket reused
 
@@ -396,21 +398,21 @@ def test_503_overloaded_retried(make: Callable[..., GLMClient], sleeps: Sleeps) 
     client = make()
     stream = client.stream("echo: ok [[fault:unavailable:2]]")
     consume(stream)
-    assert stream.text == "ok" and client.attempts == 3 and len(sleeps) == 2 and sleeps[1] > sleeps[0]
+    assert stream.text == "ok" and stream.attempts == 3 and len(sleeps) == 2 and sleeps[1] > sleeps[0]
 
 
 def test_max_retries_one_gives_last_status(make: Callable[..., GLMClient], sleeps: Sleeps) -> None:
     client = make(max_retries=1)
     with pytest.raises(ServerError) as info:
         client.chat("x [[fault:server_error:5]]")
-    assert info.value.status == 500 and client.attempts == 2 and len(sleeps) == 1
+    assert info.value.status == 500 and info.value.attempts == 2 and len(sleeps) == 1
 
 
 def test_bad_gateway_retried_then_fails(make: Callable[..., GLMClient], sleeps: Sleeps) -> None:
     client = make(max_retries=2)
     with pytest.raises(ServerError) as info:
         client.chat("x [[fault:bad_gateway]]")
-    assert info.value.status == 502 and client.attempts == 3 and sleeps == [0.5, 1.0]
+    assert info.value.status == 502 and info.value.attempts == 3 and sleeps == [0.5, 1.0]
 
 
 def test_connection_refused_retried_then_connection_error(sleeps: Sleeps) -> None:
@@ -421,7 +423,7 @@ def test_connection_refused_retried_then_connection_error(sleeps: Sleeps) -> Non
         client.chat("hi")
     assert type(info.value) is APIConnectionError
     assert time.monotonic() - started < 5
-    assert client.attempts == 3 and sleeps == [0.5, 1.0]
+    assert info.value.attempts == 3 and sleeps == [0.5, 1.0]
     assert "refused" in str(info.value).lower()
 
 
@@ -448,7 +450,7 @@ def test_server_that_never_answers_times_out(silent_port: int, sleeps: Sleeps) -
     with pytest.raises(APITimeoutError) as info:
         client.chat("hi")
     assert time.monotonic() - started < 2
-    assert client.attempts == 1 and sleeps == []  # the request was sent: never retried
+    assert info.value.attempts == 1 and sleeps == []  # the request was sent: never retried
     assert "timeout" in str(info.value)
     with pytest.raises(APITimeoutError):
         client.stream("hi")
@@ -459,9 +461,9 @@ def test_slow_first_byte(make: Callable[..., GLMClient]) -> None:
     consume(stream)
     assert stream.text == "late"
     client = make(timeout=(2.0, 0.2))
-    with pytest.raises(APITimeoutError):
+    with pytest.raises(APITimeoutError) as info:
         client.stream("echo: late [[fault:slow_first:1]]")
-    assert client.attempts == 1
+    assert info.value.attempts == 1
 
 
 def test_per_call_timeout(make: Callable[..., GLMClient]) -> None:

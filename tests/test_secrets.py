@@ -104,7 +104,13 @@ def test_client_state_never_shows_key(canary: str, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
     client = GLMClient()
-    for text in (repr(client), str(client), repr(vars(client)), repr(client._session.headers)):
+    for text in (
+        repr(client),
+        str(client),
+        repr(vars(client)),
+        repr(vars(client._transport)),
+        repr(client._transport.session.headers),
+    ):
         assert canary not in text
     assert "set" in repr(client)
     assert canary not in repr(ZhipuAI()) and canary not in repr(vars(ZhipuAI()))

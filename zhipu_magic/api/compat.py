@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any
 
 from .client import ChatStream, GLMClient
-from .config import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_TIMEOUT, DEFAULT_VIDEO_MODEL
+from .config import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
 
 # Class-like names for nested keys, so ``print(response)`` reads like the SDK's models.
 _NAMES = {
@@ -161,7 +161,6 @@ class _Completions:
     ) -> Obj | Stream:
         """``POST chat/completions``; with ``stream=True`` an iterator of chunks."""
         body = _body(params)
-        timeout = _timeout(timeout)
         if stream:
             return Stream(self._client.stream(messages, model=model, timeout=timeout, **body))
         return Obj(self._client.chat(messages, model=model, timeout=timeout, **body), "Completion")
@@ -203,16 +202,6 @@ class _Videos:
         return Obj(self._client.result(id), "VideoObject")
 
 
-def _timeout(value: Any) -> Any:
-    """Accept the SDK's ``httpx.Timeout`` (connect/read attributes) as well as numbers and tuples."""
-    if value is None or isinstance(value, (int, float, tuple)):
-        return value
-    connect, read = getattr(value, "connect", None), getattr(value, "read", None)
-    if connect is None and read is None:
-        return None
-    return (connect or DEFAULT_TIMEOUT[0], read or DEFAULT_TIMEOUT[1])
-
-
 class ZhipuAI:
     """``ZhipuAI(api_key=...)`` with the SDK's resource layout, over one :class:`GLMClient`."""
 
@@ -225,9 +214,7 @@ class ZhipuAI:
         max_retries: int = DEFAULT_MAX_RETRIES,
         **_ignored: Any,  # http_client, custom_headers, disable_token_cache, source_channel...
     ) -> None:
-        self._client = GLMClient(
-            api_key, base_url, timeout=_timeout(timeout) or DEFAULT_TIMEOUT, max_retries=max_retries
-        )
+        self._client = GLMClient(api_key, base_url, timeout=timeout, max_retries=max_retries)
         self.chat = _Chat(self._client)
         self.videos = _Videos(self._client)
 
@@ -237,7 +224,7 @@ class ZhipuAI:
 
     @property
     def client(self) -> GLMClient:
-        """The underlying :class:`GLMClient` (for ``.attempts`` and the native API)."""
+        """The underlying :class:`GLMClient` (the native API)."""
         return self._client
 
     def close(self) -> None:

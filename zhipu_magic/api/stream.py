@@ -2,24 +2,25 @@
 
 SSE events become chunk dicts (JSON per event, each yielded as soon as its bytes arrive); ``[DONE]``
 ends the stream; an in-band ``{"error": ...}`` frame, non-JSON data or a chunk without ``choices``
-is a typed :class:`~zhipu_magic.errors.StreamError`; EOF without ``[DONE]`` and without a finish
-reason is an :class:`~zhipu_magic.errors.IncompleteStreamError`. The text received so far stays on
-the stream and rides on every error as ``.partial``. No retries here: a stream is never retried once
-its first byte was read (the retry loop is :class:`~zhipu_magic.client.GLMClient`'s).
+is a typed :class:`~zhipu_magic.api.errors.StreamError`; EOF without ``[DONE]`` and without a finish
+reason is an :class:`~zhipu_magic.api.errors.IncompleteStreamError`. The stream decodes and yields;
+accumulating is the job of its :class:`~zhipu_magic.api.answer.Answer` (``into=`` hands it the
+caller's own, such as the notebook's ``Reply``, so each delta is parsed once). The text received so
+far rides on every error as ``.partial``. No retries here: a stream is never retried once its first
+byte was read (the retry loop is the transport's).
 """
 
 from __future__ import annotations
 
 import json as jsonlib
-import re
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
 import requests
-import urllib3.exceptions
 
+from .answer import Answer
 from .errors import (
     APITimeoutError,
     GLMError,
@@ -29,31 +30,10 @@ from .errors import (
 )
 from .sse import Event, SSEDecoder
 from .text import truncate
+from .wire import MAX_ERROR_BODY, READ_ERRORS, errno_text, is_timeout
 
-MAX_ERROR_BODY = 64 * 1024  # bytes of an error body worth reading (and of a stream's tail to drain)
 DRAIN_TIMEOUT = 0.5  # seconds to wait for the end of a stream after [DONE]
-# What reading a response body can raise once the request was sent.
-READ_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 _BAD = object()  # "not JSON": a sentinel, so the error is raised outside the ``except``
-
-
-def errno_text(exc: BaseException) -> str:
-    """The useful tail of a urllib3/requests message ('[Errno 111] Connection refused')."""
-    text = str(exc)
-    found = re.findall(r"\[Errno -?\d+\] [^'\")]+", text)
-    if found:
-        return found[-1].strip()
-    for name in ("Read timed out", "Connection refused", "Connection reset", "Remote end closed"):
-        if name.lower() in text.lower():
-            return name
-    return type(exc).__name__
-
-
-def is_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.Timeout):
-        return True
-    args = getattr(exc, "args", ())
-    return bool(args) and isinstance(args[0], (urllib3.exceptions.ReadTimeoutError, TimeoutError))
 
 
 class ChatStream:
@@ -70,6 +50,8 @@ class ChatStream:
         *,
         model: str | None = None,
         scrub: Callable[[str], str] | None = None,
+        attempts: int = 1,
+        into: Answer | None = None,
     ) -> None:
         self._response: requests.Response | None = response
         self._raw = response.iter_content(chunk_size=None)  # each network read, never re-buffered
@@ -77,25 +59,42 @@ class ChatStream:
         self._queue: deque[dict[str, Any]] = deque()
         self._scrub = scrub or (lambda s: s)
         self._done = False
-        self._text: list[str] = []  # appended per token, joined on read: O(n), not O(n^2)
-        self._reasoning: list[str] = []
-        self.finish_reason: str | None = None
-        self.usage: dict[str, Any] | None = None
-        self.model = model
-        self.id: str | None = None
-        self.chunks = 0
+        self.answer = into if into is not None else Answer(model)
+        if into is not None and model and not into.model:
+            into.model = model
+        self.attempts = attempts  # HTTP attempts it took to open this stream (retries before a byte)
         self.interrupted = False
         self.closed = False
 
     @property
     def text(self) -> str:
         """The answer text received so far."""
-        return _joined(self._text)
+        return self.answer.text
 
     @property
     def reasoning(self) -> str:
         """The reasoning text received so far."""
-        return _joined(self._reasoning)
+        return self.answer.reasoning
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.answer.finish_reason
+
+    @property
+    def usage(self) -> dict[str, Any] | None:
+        return self.answer.usage
+
+    @property
+    def model(self) -> str | None:
+        return self.answer.model
+
+    @property
+    def id(self) -> str | None:
+        return self.answer.request_id
+
+    @property
+    def chunks(self) -> int:
+        return self.answer.chunks
 
     # iteration -------------------------------------------------------------------------------
     def __iter__(self) -> ChatStream:
@@ -181,26 +180,8 @@ class ChatStream:
             raise StreamError(
                 self._scrub(f"a stream chunk without 'choices': {truncate(data, 120)!r}"), partial=self.text
             )
-        self._absorb(obj)
+        self.answer.add_chunk(obj)  # type: ignore[arg-type]
         self._queue.append(obj)  # type: ignore[arg-type]
-
-    def _absorb(self, chunk: Mapping[str, Any]) -> None:
-        self.chunks += 1
-        self.model = chunk.get("model") or self.model
-        self.id = chunk.get("id") or self.id
-        if isinstance(chunk.get("usage"), Mapping):
-            self.usage = dict(chunk["usage"])
-        for choice in chunk["choices"]:
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            if isinstance(delta, Mapping):
-                if isinstance(delta.get("content"), str):
-                    self._text.append(delta["content"])
-                if isinstance(delta.get("reasoning_content"), str):
-                    self._reasoning.append(delta["reasoning_content"])
-            if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
 
     # lifetime ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -269,13 +250,6 @@ class ChatStream:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<ChatStream model={self.model!r} {state} chars={len(self.text)}>"
-
-
-def _joined(parts: list[str]) -> str:
-    """Join in place, so repeated reads stay cheap."""
-    if len(parts) > 1:
-        parts[:] = ["".join(parts)]
-    return parts[0] if parts else ""
 
 
 __all__ = ["ChatStream"]

@@ -9,4 +9,3 @@ def truncate(text: str, limit: int) -> str:
     """Collapse whitespace to single spaces and cut to ``limit`` characters with an ellipsis."""
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: max(limit - 1, 0)].rstrip() + ELLIPSIS
-

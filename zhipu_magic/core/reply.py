@@ -1,15 +1,9 @@
-"""One model answer as data: the text, the reasoning, usage and how it ended.
+"""One model answer as the notebook holds it (``_glm``): the accumulated answer plus its story.
 
-A :class:`Reply` accumulates stream chunks (or a whole response) and knows nothing of display, so
-the magics, the widgets and plain code can all hold the same object (``_glm`` in the notebook).
-
-``add_chunk`` sits on the per-token hot path: it only appends to lists. Strings are joined lazily
-when ``.text`` / ``.reasoning`` are read, which happens on display ticks, not per token.
-
-GLM-Z1 models put their chain of thought into ``content`` as ``<think>...</think>``; the split is a
-small state machine that keeps at most a partial tag pending, so tags cut across chunks (``"<thi"``,
-``"nk>"``) are still recognised. ``<think>`` only counts at the very start of the answer, so an
-answer that *talks about* think tags later on is left alone.
+:class:`Reply` is an :class:`~zhipu_magic.api.answer.Answer` (the one accumulator of chunks) with
+what the display and the user need around it: the messages sent, when it started and first spoke,
+whether it was interrupted or failed, retries, a task id, the parsed ``--json`` object. It knows
+nothing of display, so the magics, the widgets and plain code can all hold the same object.
 """
 
 from __future__ import annotations
@@ -19,17 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-_OPEN = "<think>"
-_CLOSE = "</think>"
-
-# States of the <think> splitter.
-_LEAD = 0  # nothing but whitespace seen in content so far: a <think> may still open
-_THINK = 1  # inside <think>...</think>
-_ANSWER = 2  # plain answer text; tags no longer special
-_AFTER = 3  # just after </think>: whitespace before the answer is dropped
+from ..api.answer import Answer
 
 
-class Reply:
+class Reply(Answer):
     """A streamed or complete chat answer; see the module docstring."""
 
     def __init__(
@@ -40,54 +27,17 @@ class Reply:
         local: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.model = model
+        super().__init__(model, clock=clock)
+        self.model: str = model
         self.messages = list(messages)
         self.local = local
-        self.usage: dict[str, Any] | None = None
-        self.finish_reason: str | None = None
         self.interrupted = False
         self.error: Exception | None = None
         self.task_id: str | None = None
         self.retries = 0  # failed HTTP attempts before this answer (rate limits, 5xx): shown in the footer
-        self.request_id: str | None = None
         self.parsed: Any = None
         self.json_mode = False
-        self.tool_calls: list[dict[str, Any]] = []
-        self.chunks = 0
-        self._clock = clock
         self.started = clock()
-        self.first_token_at: float | None = None
-        self.finished_at: float | None = None
-        self._text: list[str] = []
-        self._reasoning: list[str] = []
-        self._state = _LEAD
-        self._pending = ""  # content held back: leading whitespace or a partial tag
-
-    # -- reading -----------------------------------------------------------------------------
-    @property
-    def text(self) -> str:
-        """The answer so far (without any ``<think>`` block)."""
-        parts = self._text
-        if len(parts) > 1:
-            parts[:] = ["".join(parts)]
-        return parts[0] if parts else ""
-
-    @property
-    def reasoning(self) -> str:
-        """The reasoning so far, from ``reasoning_content`` or a leading ``<think>`` block."""
-        parts = self._reasoning
-        if len(parts) > 1:
-            parts[:] = ["".join(parts)]
-        return parts[0] if parts else ""
-
-    @property
-    def answering(self) -> bool:
-        """True once answer text (not reasoning) has started; closes the reasoning section."""
-        return bool(self._text)
-
-    @property
-    def done(self) -> bool:
-        return self.finished_at is not None
 
     @property
     def elapsed(self) -> float:
@@ -112,76 +62,11 @@ class Reply:
             span = self.elapsed
         return out / span if span > 0 else None
 
-    # -- feeding -----------------------------------------------------------------------------
-    def add_chunk(self, chunk: dict[str, Any]) -> None:
-        """Take one stream chunk (``choices[0].delta``, ``finish_reason``, ``usage``). Cheap."""
-        self.chunks += 1
-        choices = chunk.get("choices")
-        if choices:
-            choice = choices[0]
-            if not isinstance(choice, dict):  # tolerate what we cannot read: skip, never crash
-                choice = {}
-            delta = choice.get("delta")
-            if delta and isinstance(delta, dict):
-                reasoning = _str_or_none(delta.get("reasoning_content"))
-                content = _str_or_none(delta.get("content"))
-                if reasoning or content:
-                    if self.first_token_at is None:
-                        self.first_token_at = self._clock()
-                    if reasoning:
-                        self._reasoning.append(reasoning)
-                    if content:
-                        if self._state == _ANSWER:
-                            self._text.append(content)
-                        else:
-                            self._add_content(content)
-                calls = delta.get("tool_calls")
-                if calls:
-                    self._add_tool_calls(calls)
-            reason = choice.get("finish_reason")
-            if reason:
-                self.finish_reason = reason
-        usage = chunk.get("usage")
-        if usage and isinstance(usage, dict):
-            self.usage = usage
-        if self.request_id is None:
-            self.request_id = chunk.get("request_id") or chunk.get("id")
-
     def set_response(self, resp: dict[str, Any]) -> None:
-        """Take a whole (non-stream or async-result) response and mark the reply finished."""
-        self.model = resp.get("model") or self.model
-        self.request_id = resp.get("request_id") or resp.get("id") or self.request_id
+        """A whole response (sync call or async result); an async result names its task."""
         if resp.get("task_status") is not None and resp.get("id"):
             self.task_id = resp["id"]
-        choices = resp.get("choices") or []
-        if isinstance(choices, list) and choices:
-            choice = choices[0] if isinstance(choices[0], dict) else {}
-            message = choice.get("message") or {}
-            if not isinstance(message, dict):
-                message = {}
-            if self.first_token_at is None:
-                self.first_token_at = self._clock()
-            if _str_or_none(message.get("reasoning_content")):
-                self._reasoning.append(message["reasoning_content"])
-            if _str_or_none(message.get("content")):
-                self._add_content(message["content"])
-            if message.get("tool_calls"):
-                self._add_tool_calls(message["tool_calls"])
-            self.finish_reason = choice.get("finish_reason") or self.finish_reason
-        if resp.get("usage") and isinstance(resp["usage"], dict):
-            self.usage = resp["usage"]
-        self.finish()
-
-    def finish(self) -> None:
-        """End of input: release any held-back partial tag; stamp the finish time."""
-        if self._pending:
-            if self._state == _THINK:
-                self._reasoning.append(self._pending)
-            elif self._pending.strip():
-                self._text.append(self._pending)
-            self._pending = ""
-        if self.finished_at is None:
-            self.finished_at = self._clock()
+        super().set_response(resp)
 
     def parse_json(self) -> Any:
         """Parse the answer as JSON (``--json``), tolerating a ```json fence around it."""
@@ -192,76 +77,6 @@ class Reply:
         self.parsed = json.loads(text)
         return self.parsed
 
-    # -- the <think> splitter ------------------------------------------------------------------
-    def _add_content(self, piece: str) -> None:
-        buf = self._pending + piece
-        self._pending = ""
-        while buf:
-            if self._state == _ANSWER:
-                self._text.append(buf)
-                return
-            if self._state == _AFTER:  # drop the blank lines between </think> and the answer
-                buf = buf.lstrip()
-                if buf:
-                    self._state = _ANSWER
-                continue
-            if self._state == _LEAD:
-                stripped = buf.lstrip()
-                if stripped.startswith(_OPEN):
-                    self._state = _THINK
-                    buf = stripped[len(_OPEN) :]
-                    continue
-                if _OPEN.startswith(stripped):  # only whitespace or a partial "<think"
-                    self._pending = buf
-                    return
-                self._state = _ANSWER
-                continue
-            # _THINK
-            end = buf.find(_CLOSE)
-            if end >= 0:
-                if end:
-                    self._reasoning.append(buf[:end])
-                self._state = _AFTER
-                buf = buf[end + len(_CLOSE) :]
-                continue
-            cut = buf.rfind("<", max(0, len(buf) - len(_CLOSE) + 1))
-            if cut >= 0 and _CLOSE.startswith(buf[cut:]):
-                self._pending = buf[cut:]
-                buf = buf[:cut]
-            if buf:
-                self._reasoning.append(buf)
-            return
-
-    def _add_tool_calls(self, calls: list[dict[str, Any]]) -> None:
-        if not isinstance(calls, list):
-            return
-        for call in calls:
-            if not isinstance(call, dict):
-                continue
-            index = call.get("index", len(self.tool_calls))
-            if not isinstance(index, int) or not 0 <= index < 128:  # 128: the API's tool limit
-                index = len(self.tool_calls)
-            while len(self.tool_calls) <= index:
-                self.tool_calls.append(
-                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
-                )
-            slot = self.tool_calls[index]
-            if call.get("id"):
-                slot["id"] = call["id"]
-            if call.get("type"):
-                slot["type"] = call["type"]
-            fn = call.get("function") or {}
-            if not isinstance(fn, dict):
-                continue
-            if fn.get("name"):
-                slot["function"]["name"] = fn["name"]
-            args = fn.get("arguments")
-            if isinstance(args, str):
-                slot["function"]["arguments"] += args
-            elif args is not None:
-                slot["function"]["arguments"] += json.dumps(args, ensure_ascii=False)
-
-    # -- representations -----------------------------------------------------------------------
     def __str__(self) -> str:
         return self.text
 
@@ -270,8 +85,3 @@ class Reply:
         preview = text if len(text) <= 40 else text[:39] + "…"
         state = "interrupted" if self.interrupted else (self.finish_reason or "running")
         return f"<Reply {self.model}: {preview!r} ({len(text)} chars, {state}, {self.elapsed:.1f} s)>"
-
-
-def _str_or_none(value: Any) -> str | None:
-    """Model text fields are strings; anything else (a number, a list) is skipped, not fatal."""
-    return value if type(value) is str else None

@@ -1,0 +1,89 @@
+"""The shape of each request, written once: what the client sends and what a dry run shows.
+
+A :class:`Request` is plain data (method, path under the base URL, JSON body, whether it streams).
+``GLMClient`` builds every call through these functions and sends the result, and ``%%glm
+--dry-run`` shows the very same object, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
+
+Messages = str | Mapping[str, Any] | list[Any]
+
+
+@dataclass(frozen=True)
+class Request:
+    """One API call before it is sent. ``path`` is relative to the base URL."""
+
+    method: str
+    path: str
+    body: dict[str, Any] | None = None
+    stream: bool = False
+
+    def url(self, base_url: str) -> str:
+        return f"{base_url.rstrip('/')}/{self.path.lstrip('/')}"
+
+
+def as_messages(messages: Messages) -> list[Any]:
+    """A plain string is one user message; a single dict is one message."""
+    if isinstance(messages, str):
+        return [{"role": "user", "content": messages}]
+    if isinstance(messages, Mapping):
+        return [dict(messages)]
+    return list(messages)
+
+
+def clean(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop ``None`` values so callers can pass optional settings through unconditionally."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def chat_body(messages: Messages, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body of a chat call; ``stream`` is the caller's to set, ``None`` values are dropped."""
+    rest = {k: v for k, v in params.items() if k != "stream"}
+    return {"model": model, "messages": as_messages(messages), **clean(rest)}
+
+
+def chat(messages: Messages, model: str = DEFAULT_MODEL, **params: Any) -> Request:
+    """``POST chat/completions``: one complete answer."""
+    return Request("POST", "chat/completions", chat_body(messages, model, params))
+
+
+def stream(messages: Messages, model: str = DEFAULT_MODEL, **params: Any) -> Request:
+    """``POST chat/completions`` with ``stream: true``: server-sent events."""
+    return Request("POST", "chat/completions", {**chat_body(messages, model, params), "stream": True}, True)
+
+
+def submit(messages: Messages, model: str = DEFAULT_MODEL, **params: Any) -> Request:
+    """``POST async/chat/completions``: a background chat task."""
+    return Request("POST", "async/chat/completions", chat_body(messages, model, params))
+
+
+def video(prompt: str | None, model: str = DEFAULT_VIDEO_MODEL, **params: Any) -> Request:
+    """``POST videos/generations``: a video task (always async)."""
+    return Request("POST", "videos/generations", clean({"model": model, "prompt": prompt, **params}))
+
+
+def result(task_id: str) -> Request:
+    """``GET async-result/{id}``: the state of a chat or video task."""
+    return Request("GET", f"async-result/{urllib.parse.quote(str(task_id), safe='')}")
+
+
+def task(
+    kind: str,
+    prompt: str,
+    *,
+    model: str | None = None,
+    messages: Messages | None = None,
+    **params: Any,
+) -> Request:
+    """A background task of ``kind`` "chat" (``messages`` default to ``prompt``) or "video"."""
+    if kind == "video":
+        return video(prompt, model=model or DEFAULT_VIDEO_MODEL, **params)
+    return submit(messages if messages is not None else prompt, model=model or DEFAULT_MODEL, **params)

@@ -1,0 +1,251 @@
+"""The wire under ``GLMClient``: one ``requests.Session``, the key added per request, bounded retries.
+
+Every request carries a ``(connect, read)`` timeout (requests has none by default). The
+Authorization header is built per attempt and never kept on the session, in errors or in logs.
+Failed responses are closed at once, and every error is raised outside the ``except`` block that
+caught the transport exception, so no ``requests`` exception (which holds the prepared request and
+its headers) rides along in ``__context__``. The number of attempts belongs to the call: it comes
+back with the response (:class:`Sent`) or on the error (``err.attempts``), never as shared state,
+since one client serves several threads at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import requests
+import urllib3.exceptions
+
+from .calls import Request
+from .config import VERSION, Secret
+from .errors import APIConnectionError, APITimeoutError, GLMError, MissingKeyError, error_from_response
+from .retry import retry_delay, should_retry, sliced_sleep
+from .wire import MAX_ERROR_BODY, READ_ERRORS, errno_text, is_timeout
+
+log = logging.getLogger("zhipu_magic.api.client")
+
+Timeout = float | tuple[float, float]
+
+
+def as_timeout(value: Any, default: tuple[float, float]) -> tuple[float, float]:
+    """``(connect, read)`` from a number, a pair, or an object with ``connect`` / ``read`` attributes
+    (the vendor SDK's ``httpx.Timeout``); ``None`` (or nothing usable) gives ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return (float(value), float(value))
+    if isinstance(value, (tuple, list)):
+        connect, read = value
+        return (float(connect), float(read))
+    connect, read = getattr(value, "connect", None), getattr(value, "read", None)
+    if connect is None and read is None:
+        return default
+    return (float(connect or default[0]), float(read or default[1]))
+
+
+class Sent(NamedTuple):
+    """A 2xx response (body unread) and how many HTTP attempts it took."""
+
+    response: requests.Response
+    attempts: int
+
+
+class Transport:
+    """Sends :class:`~zhipu_magic.api.calls.Request` objects with retries; see the module docstring."""
+
+    def __init__(
+        self,
+        key: Secret | None,
+        base_url: str,
+        *,
+        timeout: tuple[float, float],
+        max_retries: int,
+        retry_after_ceiling: float,
+        sleep: Callable[[float], None] = sliced_sleep,
+        rng: Callable[[], float] = random.random,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.key = key
+        self.base_url = base_url
+        self.timeout = timeout
+        self.max_retries = max(int(max_retries), 0)
+        self.retry_after_ceiling = float(retry_after_ceiling)
+        self._sleep, self._rng, self._clock = sleep, rng, clock
+        self.session = requests.Session()
+        self.session.trust_env = True  # proxies from the environment still apply
+
+    def headers(self, stream: bool) -> dict[str, str]:
+        headers = {
+            "Accept": "text/event-stream" if stream else "application/json",
+            "User-Agent": f"zhipu-magic/{VERSION}",
+        }
+        if stream:
+            headers["Accept-Encoding"] = "identity"  # compressed SSE gets buffered by proxies
+        if self.key is not None:
+            headers["Authorization"] = f"Bearer {self.key.reveal()}"
+        return headers
+
+    def scrub(self, text: str) -> str:
+        """Mask the key should a server (or a library) ever echo it back."""
+        if self.key is not None and self.key.reveal() and self.key.reveal() in text:
+            text = text.replace(self.key.reveal(), "***")
+        return text
+
+    def scrubbed(self, err: GLMError) -> GLMError:
+        err.message = self.scrub(err.message)
+        err.args = (err.message,)
+        if err.partial:
+            err.partial = self.scrub(err.partial)
+        return err
+
+    def send(self, request: Request, *, timeout: Timeout | None = None) -> Sent:
+        """One call with retries: a 2xx response (body unread), or a GLMError with ``.attempts``."""
+        if self.key is None:
+            raise MissingKeyError(
+                "no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key=; nothing was sent"
+            )
+        timeouts = as_timeout(timeout, self.timeout)
+        attempts = 0
+        while True:
+            attempts += 1
+            outcome = self._attempt(request, timeouts, retry_index=attempts - 1)
+            if isinstance(outcome, requests.Response):
+                log.debug(
+                    "%s %s attempt %d: HTTP %d", request.method, request.path, attempts, outcome.status_code
+                )
+                return Sent(outcome, attempts)
+            err, delay = outcome
+            err.attempts = attempts
+            if delay is None or attempts > self.max_retries:
+                log.debug("%s %s attempt %d: %s; not retried", request.method, request.path, attempts, err)
+                if err.status is None and isinstance(err, APIConnectionError):
+                    err.message += f" (after {attempts} attempt{'s' if attempts > 1 else ''})"
+                    err.args = (err.message,)
+                raise err
+            log.debug(
+                "%s %s attempt %d: %s; retrying in %.2f s", request.method, request.path, attempts, err, delay
+            )
+            self._sleep(delay)
+
+    def _attempt(
+        self, request: Request, timeouts: tuple[float, float], *, retry_index: int
+    ) -> requests.Response | tuple[GLMError, float | None]:
+        """A 2xx response, or the error with the wait before the next try (None: do not retry)."""
+        failure: GLMError | None = None
+        connect = False
+        try:
+            response = self.session.request(
+                request.method,
+                request.url(self.base_url),
+                json=request.body,
+                headers=self.headers(request.stream),
+                timeout=timeouts,
+                stream=True,
+            )
+        except requests.exceptions.RequestException as exc:
+            connect = _is_connect_failure(exc)
+            failure = self._connection_error(exc, connect, timeouts)
+        if failure is not None:  # handled outside the except: the requests exception is gone
+            if not should_retry(None, connect_error=connect):
+                return failure, None
+            return failure, retry_delay(retry_index, None, clock=self._clock, rng=self._rng)[0]
+        _forget_key(response)
+        if response.status_code < 300:
+            return response
+        err = self.failed(response)  # read, closed, classified; the raw body stays in there
+        if not should_retry(err.status, err.code):
+            return err, None
+        return err, self._server_wait(err, response, retry_index)
+
+    def _connection_error(self, exc: BaseException, connect: bool, timeouts: tuple[float, float]) -> GLMError:
+        if connect:
+            cls: type[GLMError] = APITimeoutError if is_timeout(exc) else APIConnectionError
+            text = f"could not connect to {self.base_url}: {errno_text(exc)}"
+        elif is_timeout(exc):
+            cls, text = APITimeoutError, f"no response within the {timeouts[1]:g} s read timeout"
+        else:
+            cls, text = APIConnectionError, f"the connection failed: {errno_text(exc)}"
+        return cls(self.scrub(text))
+
+    def _server_wait(self, err: GLMError, response: requests.Response, retry_index: int) -> float | None:
+        """The wait the server asked for (within the ceiling), else the backoff; None: give up now."""
+        delay, asked = retry_delay(retry_index, response.headers, clock=self._clock, rng=self._rng)
+        if asked and delay > self.retry_after_ceiling:
+            err.message = err.message.rstrip(". ") + (
+                f"; the server asked to wait {delay:.0f} s, longer than the "
+                f"{self.retry_after_ceiling:g} s this client waits"
+            )
+            err.args = (err.message,)
+            err.hint = f"wait about {_human(delay)} and try again"
+            if hasattr(err, "retry_after"):
+                err.retry_after = delay
+            return None
+        return delay
+
+    def failed(self, response: requests.Response) -> GLMError:
+        """The error for a non-2xx response, which is read (capped) and closed here."""
+        body = read_and_close(response)
+        return self.scrubbed(error_from_response(response.status_code, body, response.headers))
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def read_and_close(response: requests.Response, limit: int = MAX_ERROR_BODY) -> bytes:
+    """At most ``limit`` bytes of a body (a body that breaks half-way gives what arrived); the
+    response is closed here, so a failed one never lingers while we sleep or raise."""
+    out = bytearray()
+    try:
+        for piece in response.iter_content(chunk_size=8192):
+            out += piece
+            if len(out) >= limit:
+                break
+    except READ_ERRORS:
+        pass
+    finally:
+        response.close()
+    return bytes(out[:limit])
+
+
+def _is_connect_failure(exc: BaseException) -> bool:
+    """True when the request never left: refused, DNS failure, connect timeout."""
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(
+            item,
+            (
+                urllib3.exceptions.NewConnectionError,
+                urllib3.exceptions.ConnectTimeoutError,
+                urllib3.exceptions.NameResolutionError,
+                requests.exceptions.ConnectTimeout,
+            ),
+        ):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(a for a in item.args if isinstance(a, BaseException))
+            stack.append(getattr(item, "reason", None))
+    return False
+
+
+def _forget_key(response: requests.Response) -> None:
+    """Drop the Authorization header from the request kept on the response object."""
+    request = getattr(response, "request", None)
+    if request is not None and request.headers is not None:
+        request.headers.pop("Authorization", None)
+
+
+def _human(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s"
