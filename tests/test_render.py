@@ -232,3 +232,32 @@ def test_table_and_history_bundles_escape():
         [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "<img src=x onerror=alert(1)>"}],
     )
     assert "<img" not in hist["text/html"] and "onerror&#61;alert(1)&gt;" in hist["text/html"]
+
+
+def test_is_rich_frontend_patched_on_the_package_reaches_live(monkeypatch):
+    """Tests patch ``render.is_rich_frontend`` or ``render.live.is_rich_frontend``: both are one name."""
+    from zhipu_magic.notebook.render import live
+
+    real = live.is_rich_frontend
+    assert render.is_rich_frontend is real and "is_rich_frontend" not in vars(render)
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: False)
+    assert live.is_rich_frontend() is False and LiveDisplay().plain
+    monkeypatch.undo()
+    assert live.is_rich_frontend is real and render.is_rich_frontend is real
+    monkeypatch.setattr(live, "is_rich_frontend", lambda shell=None: True)
+    assert render.is_rich_frontend() is True and not LiveDisplay().plain
+
+
+def test_pure_render_modules_import_neither_ipython_nor_ipywidgets():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from zhipu_magic.notebook.render import bundles, markdown, panels\n"
+        "from zhipu_magic.notebook import render\n"
+        "assert render.safe_markdown_html('**x**')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('IPython', 'ipywidgets')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -13,7 +13,7 @@ ipywidgets = pytest.importorskip("ipywidgets")
 from zhipu_magic.api.client import GLMClient  # noqa: E402
 from zhipu_magic.core.tasks.store import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning  # noqa: E402
 from zhipu_magic.notebook import widgets  # noqa: E402
-from zhipu_magic.notebook.widgets import html as panel_html  # noqa: E402
+from zhipu_magic.notebook.render import panels as panel_html  # noqa: E402
 from zhipu_magic.server import LocalServer  # noqa: E402
 
 
@@ -381,7 +381,7 @@ def magic_shell(srv, monkeypatch):
     from IPython.core.displaypub import DisplayPublisher
     from IPython.core.interactiveshell import InteractiveShell
 
-    from zhipu_magic.notebook import render
+    from zhipu_magic.notebook.render import live
 
     class Rec(DisplayPublisher):
         def __init__(self, *a, **k):
@@ -398,7 +398,7 @@ def magic_shell(srv, monkeypatch):
     ip = InteractiveShell.instance()
     saved = ip.display_pub
     ip.display_pub = rec = Rec(shell=ip)
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    monkeypatch.setattr(live, "is_rich_frontend", lambda shell=None: True)
     monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
     monkeypatch.setenv("ZHIPUAI_API_KEY", "test-key")
     ip.run_line_magic("load_ext", "zhipu_magic")

@@ -4,7 +4,7 @@ Raw HTML is escaped, never passed through; only ``http``/``https``/``mailto`` li
 (others are dead text); images become plain links (never fetched: a remote image leaks data through
 its URL); math (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) is kept verbatim and escaped for the
 front end's MathJax, and every other literal ``$`` is shielded so MathJax cannot pair it up.
-Pure text in, text out: no IPython here; :mod:`zhipu_magic.render` builds the bundles.
+Pure text in, text out: no IPython here; :mod:`.bundles` builds the bundles from it.
 """
 
 from __future__ import annotations
@@ -114,8 +114,69 @@ def _math_block(state: Any, start: int, end: int, silent: bool) -> bool:
     return True
 
 
+# Render rules (bound to markdown-it's renderer as methods): every piece of text is escaped.
+def _text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return escape(tokens[idx].content).replace("$", _DOLLAR)
+
+
+def _raw_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return escape(tokens[idx].content)  # never produced with html=False; escaped regardless
+
+
+def _code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return f"<code>{escape(tokens[idx].content)}</code>"
+
+
+def _code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    token = tokens[idx]
+    info = (token.info or "").strip().split(maxsplit=1)
+    lang = f' class="language-{escape(info[0])}"' if info else ""
+    return f"<pre><code{lang}>{escape(token.content)}</code></pre>\n"
+
+
+def _math_inline_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return f'<span class="zm-math">{escape(tokens[idx].content)}</span>'
+
+
+def _math_block_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    return f'<div class="zm-math">{escape(tokens[idx].content)}</div>\n'
+
+
+def _link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    tokens[idx].attrSet("target", "_blank")
+    tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
+    return self.renderToken(tokens, idx, options, env)
+
+
+def _image(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    # Images are never fetched (a remote image leaks data through its URL): a plain link.
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    src = token.attrGet("src") or ""
+    label = escape(f"[image: {alt}]")
+    if src and _safe_link(src):
+        href = html.escape(src, quote=True)
+        return f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>'
+    return label
+
+
+_RENDER_RULES = (
+    ("text", _text),
+    ("html_block", _raw_html),
+    ("html_inline", _raw_html),
+    ("code_inline", _code_inline),
+    ("code_block", _code_block),
+    ("fence", _code_block),
+    ("math_inline", _math_inline_html),
+    ("math_block", _math_block_html),
+    ("link_open", _link_open),
+    ("image", _image),
+)
+
+
 @lru_cache(maxsize=1)
-def _markdown() -> Any:
+def markdown_parser() -> Any:
+    """The configured parser, built once (the first call imports markdown-it and sets it up)."""
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -125,63 +186,14 @@ def _markdown() -> Any:
     md.block.ruler.before(
         "fence", "math_block", _math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]}
     )
-
-    def text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return escape(tokens[idx].content).replace("$", _DOLLAR)
-
-    def raw_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return escape(tokens[idx].content)  # never produced with html=False; escaped regardless
-
-    def code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return f"<code>{escape(tokens[idx].content)}</code>"
-
-    def code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        token = tokens[idx]
-        info = (token.info or "").strip().split(maxsplit=1)
-        lang = f' class="language-{escape(info[0])}"' if info else ""
-        return f"<pre><code{lang}>{escape(token.content)}</code></pre>\n"
-
-    def math_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return f'<span class="zm-math">{escape(tokens[idx].content)}</span>'
-
-    def math_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        return f'<div class="zm-math">{escape(tokens[idx].content)}</div>\n'
-
-    def link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        tokens[idx].attrSet("target", "_blank")
-        tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
-        return self.renderToken(tokens, idx, options, env)
-
-    def image(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-        # Images are never fetched (a remote image leaks data through its URL): a plain link.
-        token = tokens[idx]
-        alt = self.renderInlineAsText(token.children or [], options, env) or "image"
-        src = token.attrGet("src") or ""
-        label = escape(f"[image: {alt}]")
-        if src and _safe_link(src):
-            href = html.escape(src, quote=True)
-            return f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{label}</a>'
-        return label
-
-    for name, rule in (
-        ("text", text),
-        ("html_block", raw_html),
-        ("html_inline", raw_html),
-        ("code_inline", code_inline),
-        ("code_block", code_block),
-        ("fence", code_block),
-        ("math_inline", math_inline),
-        ("math_block", math_block),
-        ("link_open", link_open),
-        ("image", image),
-    ):
+    for name, rule in _RENDER_RULES:
         md.add_render_rule(name, rule)
     return md
 
 
 def safe_markdown_html(text: str) -> str:
     """Markdown -> an HTML fragment that is safe to show though the text is untrusted."""
-    return _markdown().render(text)
+    return markdown_parser().render(text)
 
 
-__all__ = ["escape", "safe_markdown_html"]
+__all__ = ["escape", "markdown_parser", "safe_markdown_html"]

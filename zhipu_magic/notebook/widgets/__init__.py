@@ -1,13 +1,16 @@
 """Widgets: the entry points for the task card (``%%glm --async``), the task panel (``%glm tasks``)
 and the chat panel (``%glm chat``), and ``default_client`` for panels opened without a client.
 
-The widgets live in :mod:`.task_widgets` (task card, task panel) and :mod:`.chat_widget` (chat
-panel); their HTML comes from :mod:`.panel_html` and their worker thread from :mod:`.panel_base`.
+The widgets are views over ``core`` objects: :mod:`.card` (``TaskCard``), :mod:`.tasks`
+(``TaskPanel``), :mod:`.chat` (``ChatPanel``), sharing :mod:`.base` (worker thread, client, status
+line). The modules are named for what they show, not for the entry points, so that
+``widgets.task_card`` stays the function and never becomes a submodule.
 
 ipywidgets is imported by the widget modules only, and they are imported only when a widget is
-wanted, so ``%load_ext zhipu_magic`` stays light. Widgets never turn model text into HTML themselves:
-answers go through :mod:`.render`, and every other string that reaches an ``HTML`` widget is escaped
-with ``render.escape`` (``ipywidgets.HTML`` sets ``innerHTML`` unsanitized).
+wanted, so ``%load_ext zhipu_magic`` stays light. Widgets never build HTML from model text or call
+IPython's display themselves: their HTML comes from :mod:`..render` (answers rendered safely, every
+other string escaped, since ``ipywidgets.HTML`` sets ``innerHTML`` unsanitized), and they are shown
+with ``render.show_object`` / ``render.show``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from typing import Any
 
 from ...core.tasks.store import TaskStore, get_store
 from .. import render
+from ..render.panels import task_card_bundle
 from .base import default_client
+from .card import TaskCard
 from .chat import ChatPanel
-from .html import task_card_bundle
-from .tasks import TaskCard, TaskPanel
+from .tasks import TaskPanel
 
 
 def task_card(task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None) -> TaskCard:
@@ -32,10 +36,8 @@ def show_task(task: Mapping[str, Any] | str, client: Any, store: TaskStore | Non
     """Display a task: the live card in a widget front end, the static bundle elsewhere (terminal)."""
     store = store or get_store()
     if render.is_rich_frontend():
-        from IPython.display import display
-
         card = task_card(task, client, store)
-        display(card)
+        render.show_object(card)
         return card
     task_id = str(task["id"] if isinstance(task, Mapping) else task)
     record = store.get(task_id) or (dict(task) if isinstance(task, Mapping) else {"id": task_id})

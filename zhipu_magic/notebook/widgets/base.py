@@ -1,5 +1,5 @@
-"""What the panels share, without ipywidgets: a worker thread per action, a client or the reason why
-there is none, and telling the local server apart.
+"""What the widgets share (no ipywidgets import here): a worker thread per action, a client or the
+reason why there is none, telling the built-in local server apart, and the panels' status line.
 
 Button callbacks run on the kernel's shell thread, and a second click (Stop!) is only seen when that
 thread is free. So every action that talks HTTP runs on a worker thread and paints the widgets when
@@ -12,8 +12,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ...api import inprocess
+from ...api.errors import describe_error
 from ...core.backend import default_client
-from .html import one_line
+from ..render.panels import error_html, status_html
 
 
 class Background:
@@ -45,7 +47,7 @@ class Background:
         try:
             fn()
         except Exception as exc:  # noqa: BLE001 - shown in the widget, never a lost traceback
-            self._on_error(one_line(exc))
+            self._on_error(describe_error(exc))
 
 
 def client_or_error(client: Any) -> tuple[Any, str | None]:
@@ -54,13 +56,44 @@ def client_or_error(client: Any) -> tuple[Any, str | None]:
         return client, None
 
     try:
-        return default_client(), None
+        return default_client(), None  # looked up here at call time: tests patch base.default_client
     except Exception as exc:  # noqa: BLE001 - e.g. MissingKeyError: shown in the panel
-        return None, one_line(exc)
+        return None, describe_error(exc)
 
 
 def is_local(client: Any) -> bool:
     """Answers come from the built-in local server (not merely some server on loopback)."""
-    from ...server import is_builtin
+    return inprocess.is_local(getattr(client, "base_url", None))
 
-    return is_builtin(getattr(client, "base_url", None))
+
+class TextRepr:
+    """Mixin for a widget: its view plus a plain text (saved notebooks, nbconvert, terminals)."""
+
+    def plain_text(self) -> str:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs) or {}  # type: ignore[misc]
+        bundle["text/plain"] = self.plain_text()
+        return bundle
+
+
+class Panel(TextRepr):
+    """Mixin for the panels: a ``status`` line, and a client made late if it could not be at first."""
+
+    client: Any
+    status: Any  # an ipywidgets.HTML
+
+    def _need_client(self) -> bool:
+        """Make the client now if it could not be made before (e.g. ``%glm login`` since)."""
+        if self.client is None:
+            self.client, problem = client_or_error(None)
+            if problem:
+                self._show_error(problem)
+        return self.client is not None
+
+    def _say(self, message: str) -> None:
+        self.status.value = status_html(message)
+
+    def _show_error(self, message: str) -> None:
+        self.status.value = error_html(message)

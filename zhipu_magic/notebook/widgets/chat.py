@@ -1,8 +1,9 @@
 """The chat panel (``%glm chat [NAME]``): a conversation shared with ``%%glm -c NAME``, streamed on a
 worker thread so a Stop click is seen at once.
 
-The entry point (``chat_panel``) is in :mod:`.widgets`. Answers are painted with
-:func:`.render.reply_html`; the history with :func:`.render.history_bundle`.
+A view over the shared conversation registry (:mod:`zhipu_magic.core.conversation`). The entry
+point (``chat_panel``) is in :mod:`.widgets`. Answers are painted with ``render.reply_html``, the
+history with ``render.history_bundle``: the same HTML a cell shows.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 import ipywidgets as W
 
+from ...api.errors import describe_error
+from ...core.reply import Reply
 from .. import render
-from .base import Background, client_or_error, is_local
-from .html import error_html, one_line, status_html
+from .base import Background, Panel, client_or_error, is_local
 
 
 def shutdown_stream(stream: Any) -> None:
@@ -26,7 +28,7 @@ def shutdown_stream(stream: Any) -> None:
         pass
 
 
-class ChatPanel(W.VBox):
+class ChatPanel(Panel, W.VBox):
     """A chat over the named conversation that ``%%glm -c NAME`` uses, streamed from a worker thread.
 
     History, input, Send, Stop, model, Clear. The answer streams into ``live`` (throttled to
@@ -84,12 +86,10 @@ class ChatPanel(W.VBox):
             self._show_error(problem)
         self.redraw()
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """The widget view plus a plain-text summary (saved notebooks, nbconvert, terminals)."""
-        bundle = super()._repr_mimebundle_(**kwargs) or {}
+    def plain_text(self) -> str:
+        """A summary for saved notebooks, nbconvert and terminals."""
         turns = sum(m.get("role") == "user" for m in self.registry.messages(self.name))
-        bundle["text/plain"] = f"chat panel: conversation {self.name!r}, {turns} turns"
-        return bundle
+        return f"chat panel: conversation {self.name!r}, {turns} turns"
 
     @property
     def conversation(self) -> Any:
@@ -109,11 +109,8 @@ class ChatPanel(W.VBox):
         if self.streaming:
             self._show_error("an answer is still streaming: Stop it first")
             return
-        if self.client is None:
-            self.client, problem = client_or_error(None)
-            if problem:
-                self._show_error(problem)
-                return
+        if not self._need_client():
+            return
         self.input.value = ""
         self._stop.clear()
         self.send_button.disabled, self.stop_button.disabled = True, False
@@ -144,9 +141,6 @@ class ChatPanel(W.VBox):
 
     # the worker -------------------------------------------------------------------------------------
     def _answer(self, text: str, model: str) -> None:
-        from ...api.errors import GLMError
-        from ...core.reply import Reply
-
         messages = [*self.conversation.messages(), {"role": "user", "content": text}]
         reply = self.reply = Reply(model, messages, local=is_local(self.client))
         self.live.value = render.reply_html(reply, final=False)
@@ -165,10 +159,7 @@ class ChatPanel(W.VBox):
             finally:
                 self._stream = None
                 stream.close()
-        except GLMError as exc:
-            if not self._stop.is_set():  # a connection we shut down ourselves is not an error
-                reply.error = exc
-        except Exception as exc:  # noqa: BLE001 - shown as one line, partial kept
+        except Exception as exc:  # noqa: BLE001 - a GLMError or any other: shown as one line, partial kept
             if not self._stop.is_set():  # after Stop, whatever the torn-down read raised is the stop
                 reply.error = exc
         finally:
@@ -180,7 +171,7 @@ class ChatPanel(W.VBox):
     def _finish(self, text: str, reply: Any) -> None:
         if reply.error is not None:
             self.live.value = render.reply_html(reply, final=True)  # partial answer + "failed" note
-            self._show_error(one_line(reply.error))
+            self._show_error(describe_error(reply.error))
             return
         if reply.text or reply.reasoning:
             self.live.value = ""
@@ -204,9 +195,3 @@ class ChatPanel(W.VBox):
             self.history.value = (
                 f'<div style="opacity:0.6">conversation {render.escape(self.name)}: no messages yet</div>'
             )
-
-    def _say(self, message: str) -> None:
-        self.status.value = status_html(message)
-
-    def _show_error(self, message: str) -> None:
-        self.status.value = error_html(message)
