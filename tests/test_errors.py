@@ -150,6 +150,8 @@ def test_partial_and_pickle_roundtrip() -> None:
 
 
 def test_render_traceback_does_not_repeat_the_hint() -> None:
-    err = MissingKeyError("no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key=; nothing was sent")
+    err = MissingKeyError(
+        "no API key: set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key=; nothing was sent"
+    )
     assert err._render_traceback_() == [f"MissingKeyError: {err}"]
     assert len(BadRequestError("bad", status=400, code="1211")._render_traceback_()) == 2

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from zhipu_magic.core import tasks
+from zhipu_magic.core.tasks import records
 from zhipu_magic.core.tasks import store as task_store
-from zhipu_magic.core.tasks.store import FAIL, PROCESSING, SUCCESS, TaskStore, TaskStoreWarning, merge
+from zhipu_magic.core.tasks.records import FAIL, PROCESSING, SUCCESS, merge
+from zhipu_magic.core.tasks.store import TaskStore, TaskStoreWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +36,7 @@ def test_submission_is_persisted_and_listed_after_restart(tmp_path: Path) -> Non
     assert store.persistent and store.problem is None
     rec = submit(store, "t1", "x " * 500)
     assert rec["status"] == PROCESSING and rec["kind"] == "chat"
-    assert len(rec["prompt"]) <= task_store.PROMPT_CHARS and rec["prompt"].endswith("\u2026")
+    assert len(rec["prompt"]) <= records.PROMPT_CHARS and rec["prompt"].endswith("\u2026")
     on_disk = json.loads((tmp_path / "tasks" / "t1.json").read_text())
     assert on_disk["id"] == "t1" and on_disk["status"] == PROCESSING
     # a "restarted kernel": a new store object over the same home sees the task
@@ -78,7 +80,7 @@ def test_unknown_status_is_stored_and_pending(tmp_path: Path) -> None:
     rec = store.apply_result("u", {"task_status": "QUEUED_SOMEWHERE"})
     assert rec["status"] == "QUEUED_SOMEWHERE"
     assert [r["id"] for r in store.pending()] == ["u"]
-    assert store.apply_result("u", {})["status"] == task_store.UNKNOWN
+    assert store.apply_result("u", {})["status"] == records.UNKNOWN
     assert store.apply_result("u", {"task_status": SUCCESS})["status"] == SUCCESS
 
 

@@ -8,7 +8,6 @@ check the policy without real waiting. Business code is consulted before HTTP st
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import time
@@ -72,6 +71,8 @@ def parse_retry_after(
         return _positive_finite(float(raw))
     except ValueError:
         pass
+    import email.utils  # only for an HTTP-date Retry-After: rare, and slow to import
+
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -105,7 +105,11 @@ class ChatStream:
             if self._done or self.closed:
                 self.close()
                 raise StopIteration
-            self._pull()
+            try:
+                self._pull()
+            except GLMError as err:
+                err.attempts = self.attempts  # the call's attempts: it failed after this many
+                raise
         return self._queue.popleft()
 
     def _pull(self) -> None:

@@ -1,19 +1,12 @@
-"""Async tasks: the persistent store (``store``) and the HTTP side that submits and polls (``polling``).
+"""Async tasks: what a record is (``records``), the persistent store (``store``) and the HTTP side
+that submits and polls (``polling``).
 
 ``from zhipu_magic.core import tasks`` gives both; the same names are public on ``zhipu_magic``.
 """
 
 from .polling import AutoRefresher, arefresh, poll_task, refresh, run_sync, submit_task, wait_for_task
-from .store import (
-    FAIL,
-    PROCESSING,
-    SUCCESS,
-    TaskStore,
-    TaskStoreWarning,
-    get_store,
-    is_final,
-    reply_from_record,
-)
+from .records import FAIL, PROCESSING, SUCCESS, is_final, reply_from_record
+from .store import TaskStore, TaskStoreWarning, get_store
 
 __all__ = [
     "FAIL",

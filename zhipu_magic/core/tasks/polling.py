@@ -6,7 +6,7 @@ entry points (:func:`arefresh`, :func:`run_sync`) run the same blocking polls in
 work on any loop, including the one Jupyter's kernel is already running (top-level ``await`` in a
 cell; :func:`run_sync` uses nest-asyncio there, because ``asyncio.run`` refuses a running loop).
 
-No IPython or ipywidgets here: the widgets call these and draw the records.
+No IPython or ipywidgets here: the panels and the magics call these and draw the records.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from ...api import calls, inprocess
+from ...api.errors import APIConnectionError, GLMError, NotFoundError, RateLimitError, ServerError
+from ...api.retry import sliced_sleep
 from .store import TaskStore, is_final
 
 T = TypeVar("T")
@@ -27,8 +30,6 @@ BACKOFF_START, BACKOFF_MAX = 1.0, 10.0
 
 def _transient(exc: BaseException) -> bool:
     """Worth polling again later (connection trouble, 5xx, rate limit); others need the user."""
-    from ...api.errors import APIConnectionError, RateLimitError, ServerError
-
     return isinstance(exc, (APIConnectionError, ServerError, RateLimitError))
 
 
@@ -38,8 +39,6 @@ def poll_task(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]:
     An id the server does not know (404) becomes a local FAIL, since polling it again cannot help.
     Any other API error is noted on the record (``last_error``, status unchanged) and re-raised.
     """
-    from ...api.errors import GLMError, NotFoundError
-
     try:
         response = client.result(task_id)
     except NotFoundError as exc:
@@ -67,19 +66,25 @@ def submit_task(
     ``messages`` (chat only) defaults to ``prompt`` as one user message; ``prompt`` is what the task
     list shows. Returns the stored record (``id``, ``status``, ...).
     """
-    from ...api.config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
+    request = calls.task(kind, prompt, model=model, messages=messages, **params)
+    return submit_request(store, client, request, prompt=prompt, kind=kind, local=local)
 
-    if kind == "video":
-        model = model or DEFAULT_VIDEO_MODEL
-        response = client.video(prompt, model=model, **params)
-    else:
-        model = model or DEFAULT_MODEL
-        response = client.submit(messages if messages is not None else prompt, model=model, **params)
-    if local is None:
-        from ...notebook.widgets.base import is_local
 
-        local = is_local(client)
+def submit_request(
+    store: TaskStore,
+    client: Any,
+    request: calls.Request,
+    *,
+    prompt: str,
+    kind: str = "chat",
+    local: bool | None = None,
+) -> dict[str, Any]:
+    """Send an already built task request (what a dry run showed) and record the task at once."""
+    response = client.send(request)
     base_url = getattr(client, "base_url", None)
+    if local is None:
+        local = inprocess.is_local(base_url)
+    model = str((request.body or {}).get("model") or "")
     return store.record_submission(
         response, kind=kind, model=model, prompt=prompt, base_url=base_url, local=local
     )
@@ -90,8 +95,6 @@ def _poll_quietly(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]
     try:
         return poll_task(store, client, task_id)
     except Exception as exc:  # noqa: BLE001 - reported on the record, shown in the panel
-        from ...api.errors import GLMError
-
         if not isinstance(exc, GLMError):
             store.note_error(task_id, f"{type(exc).__name__}: {exc}")
         return store.get(task_id) or {"id": task_id, "last_error": str(exc)}
@@ -160,13 +163,6 @@ def run_sync(awaitable: Awaitable[T]) -> T:
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
-
-
-def sliced_sleep(seconds: float, *, step: float = 0.1) -> None:
-    """Sleep in short slices, so a KeyboardInterrupt (kernel interrupt) lands within ``step``."""
-    end = time.monotonic() + max(0.0, seconds)
-    while (left := end - time.monotonic()) > 0:
-        time.sleep(min(step, left))
 
 
 def wait_for_task(

@@ -1,0 +1,154 @@
+"""A ``%%glm`` cell, start to end: the request it makes, then streaming, a sync call or a task.
+
+The request is built once (:mod:`zhipu_magic.api.calls`) and then either shown (``--dry-run``) or
+sent, so the dry run is exactly what would go out. The answer streams into a
+:class:`~zhipu_magic.core.reply.Reply` (the stream accumulates straight into it) and through one
+:class:`~.render.LiveDisplay`. ``_glm`` is bound before the final render, so it holds the partial
+answer even if the display fails; an interrupt or error re-raises after the partial is shown.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.utils.process import arg_split
+
+from ..api import calls
+from ..api.calls import Request
+from ..api.config import resolve_base_url
+from ..core.conversation import conversations
+from ..core.interpolate import interpolate
+from ..core.reply import Reply
+from . import render
+from .options import parse_cell_line, request_params
+
+
+def run(magics: Any, line: str, cell: str) -> None:
+    """Everything ``%%glm LINE`` does with ``cell``."""
+    args = parse_cell_line(magics.glm.parser, arg_split(line, posix=True, strict=False))
+    prompt = cell.strip()
+    if not prompt:
+        raise UsageError("the cell is empty: write the message below %%glm")
+    if magics.interpolate:
+        prompt = interpolate(prompt, magics.shell.user_ns if magics.shell else {})
+    model = args.model or magics.model
+    conv = conversations.get(args.chat) if args.chat else None
+    cell_id = magics.current_cell_id() if conv is not None else None
+    messages = _messages(magics, args, conv, cell_id, prompt)
+    request = build_request(magics, args, prompt, model, messages)
+    if args.dry_run:
+        show_dry_run(magics, request)
+        return
+    client, local = magics.connect()
+    if args.async_:
+        _submit(magics, client, request, messages, prompt=prompt, local=local, args=args)
+        return
+    reply = _answer(magics, client, request, model, messages, local=local, json_mode=bool(args.json))
+    if conv is not None:
+        if args.system is not None:
+            conv.system = args.system
+        conv.add_turn(prompt, reply.text, cell_id, reasoning=reply.reasoning)
+    if args.json:
+        try:
+            reply.parse_json()
+        except ValueError as err:
+            raise UsageError(f"the answer is not valid JSON ({err}); the text is in _glm.text") from None
+    if args.output:
+        magics.bind(args.output, reply.parsed if args.json else reply.text)
+
+
+def _messages(magics: Any, args: Any, conv: Any, cell_id: str | None, prompt: str) -> list[dict[str, Any]]:
+    """System prompt (option, conversation, trait), earlier turns of the conversation, the prompt."""
+    system = args.system if args.system is not None else (conv.system if conv else None) or magics.system
+    history = conv.messages(before_cell=cell_id) if conv is not None else []
+    history = [m for m in history if m.get("role") != "system"]
+    messages = ([{"role": "system", "content": system}] if system else []) + history
+    messages.append({"role": "user", "content": prompt})
+    return messages
+
+
+def build_request(magics: Any, args: Any, prompt: str, model: str, messages: list[dict[str, Any]]) -> Request:
+    """The one request this cell makes (what ``--dry-run`` shows and what is sent)."""
+    params = request_params(args, magics)
+    if args.video:
+        return calls.task("video", prompt, model=args.model)
+    if args.async_:
+        return calls.task("chat", prompt, model=model, messages=messages, **params)
+    if args.no_stream or not magics.stream:
+        return calls.chat(messages, model, **params)
+    return calls.stream(messages, model, **params)
+
+
+def show_dry_run(magics: Any, request: Request) -> None:
+    key = magics.key()
+    where = magics.configured_base_url() or ("(built-in local server)" if key is None else resolve_base_url())
+    state = "set" if key else "not set"
+    title = f"{request.method} {request.url(where)}  (dry run: nothing sent; API key {state})"
+    render.show(render.json_bundle(request.body, title))
+
+
+def _submit(
+    magics: Any, client: Any, request: Request, messages: list, *, prompt: str, local: bool, args: Any
+) -> None:
+    """Submit a chat (``--async``) or video (``--video``) task; show its card, or ``--wait`` for it."""
+    from ..core.tasks import get_store, submit_request  # loaded by the first task, not by %load_ext
+    from . import task_view
+
+    store = get_store()
+    kind = "video" if args.video else "chat"
+    # Recorded before the first poll, so an interrupted --wait can be resumed with %glm wait ID.
+    task = submit_request(store, client, request, prompt=prompt, kind=kind, local=local)
+    reply = Reply(task["model"], messages, local=local)
+    reply.task_id = task["id"]
+    magics.bind("_glm", reply)
+    if args.wait:
+        task_view.wait_and_show(magics, store, client, task["id"], args.output)
+    else:
+        task_view.show_submitted(task, client)
+
+
+def _answer(
+    magics: Any, client: Any, request: Request, model: str, messages: list, *, local: bool, json_mode: bool
+) -> Reply:
+    """Stream (or call) into one live output; the partial is kept and shown on any failure."""
+    reply = Reply(model, messages, local=local)
+    reply.json_mode = json_mode
+    live = render.LiveDisplay(min_interval=magics.min_interval, notice=magics.local_notice(local))
+    live.start(model, reply)
+    try:
+        if request.stream:
+            _stream_into(reply, live, client, request)
+        else:
+            response = client.send(request)
+            reply.retries = response.attempts - 1
+            reply.set_response(response)
+    except KeyboardInterrupt:
+        reply.interrupted = True
+        _finish(magics, reply, live)
+        raise
+    except Exception as err:
+        reply.error = err
+        reply.retries = max(reply.retries, getattr(err, "attempts", 1) - 1)
+        _finish(magics, reply, live)
+        raise
+    _finish(magics, reply, live)
+    return reply
+
+
+def _stream_into(reply: Reply, live: Any, client: Any, request: Request) -> None:
+    """The hot loop: the stream accumulates into ``reply``; one clock check per chunk. The stream
+    closes on any exit."""
+    update = live.update
+    with client.open_stream(request, into=reply) as stream:
+        reply.retries = stream.attempts - 1
+        for _chunk in stream:
+            update(reply)
+
+
+def _finish(magics: Any, reply: Reply, live: Any) -> None:
+    """Bind ``_glm`` first (so it holds the partial even if the display raises), then render."""
+    reply.finish()
+    magics.bind("_glm", reply)
+    magics.count_usage(reply)
+    live.finish(reply)

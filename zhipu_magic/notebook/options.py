@@ -1,0 +1,105 @@
+"""The ``%%glm`` grammar: its options, their checks, and the refusal of keys typed as options.
+
+Mistakes become one-line ``UsageError``s before anything is sent. A key is never accepted as an
+option, since the line would be saved in the notebook, in ``In`` and in the history; the refusal
+never echoes what was typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import argument
+
+KEY_OPTIONS = ("--api-key", "--api_key", "--apikey", "--key", "--token", "--secret", "-k")
+KEY_REFUSED = (
+    "API keys are not accepted as options (they would be saved in the notebook and its history): "
+    "set ZHIPUAI_API_KEY in the environment or run %glm login"
+)
+
+#: The options of ``%%glm``, in the order ``%%glm?`` lists them.
+CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
+    argument("-m", "--model", help="model name (default: GLMMagics.model)"),
+    argument("-s", "--system", help="system prompt"),
+    argument("-t", "--temperature", type=float, help="sampling temperature, 0..1"),
+    argument("--top-p", type=float, help="nucleus sampling, (0, 1]"),
+    argument("--max-tokens", type=int, help="maximum answer tokens (>= 1)"),
+    argument("-c", "--chat", metavar="NAME", help="continue the named conversation (re-runs replace)"),
+    argument("--no-stream", action="store_true", help="one synchronous call instead of streaming"),
+    argument("--async", dest="async_", action="store_true", help="submit as an async task; fetch it later"),
+    argument(
+        "--wait", action="store_true", help="with --async/--video: poll until done, then show the answer"
+    ),
+    argument("--video", action="store_true", help="generate a video from the cell (async; cogvideox models)"),
+    argument("--think", dest="think", action="store_true", default=None, help="thinking mode on"),
+    argument("--no-think", dest="think", action="store_false", help="thinking mode off"),
+    argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME"),
+    argument("--dry-run", action="store_true", help="show the exact request JSON; send nothing"),
+    argument("--json", action="store_true", help="JSON mode; the bound value is the parsed object"),
+)
+
+
+def cell_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Apply :data:`CELL_OPTIONS` to the magic (as a stack of ``@argument`` lines would)."""
+    for option in reversed(CELL_OPTIONS):
+        func = option(func)
+    return func
+
+
+def is_key_option(token: str) -> bool:
+    head = token.split("=", 1)[0].lower()
+    return head in KEY_OPTIONS or (token.startswith("-k") and not token.startswith("--"))
+
+
+def refuse_keys(argv: Sequence[str]) -> None:
+    """A key typed as an option (``--api-key``, ``-k...``, ``key=`` ...) stops here, unechoed."""
+    if any(is_key_option(tok) for tok in argv):
+        raise UsageError(KEY_REFUSED)
+
+
+def parse_cell_line(parser: Any, argv: list[str]) -> Any:
+    """The ``%%glm`` line as checked options; raises a one-line ``UsageError`` otherwise."""
+    refuse_keys(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        # Name the first unknown option but never echo values: they may be secrets.
+        options = [tok.split("=", 1)[0] for tok in extra if tok.startswith("-")]
+        what = f"unknown option {options[0]}" if options else "unexpected argument"
+        raise UsageError(f"{what} (options: %%glm?)")
+    _in_range("temperature", args.temperature, low_open=False)
+    _in_range("top-p", args.top_p, low_open=True)
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise UsageError(f"max-tokens must be at least 1, got {args.max_tokens}")
+    if args.output is not None and not args.output.isidentifier():
+        raise UsageError("-o needs a Python variable name")
+    if args.wait or args.video:
+        args.async_ = True  # both are async tasks underneath
+    if args.async_ and args.no_stream:
+        raise UsageError("--async and --no-stream do not go together")
+    return args
+
+
+def _in_range(name: str, value: float | None, *, low_open: bool) -> None:
+    if value is None:
+        return
+    if low_open and not (0 < value <= 1):
+        raise UsageError(f"{name} must be in (0, 1], got {value}")
+    if not low_open and not (0 <= value <= 1):
+        raise UsageError(f"{name} must be in [0, 1], got {value}")
+
+
+def request_params(args: Any, defaults: Any) -> dict[str, Any]:
+    """The request's optional parameters: the option when given, else the magic's trait."""
+    think = args.think if args.think is not None else defaults.thinking
+    params: dict[str, Any] = {
+        "temperature": args.temperature if args.temperature is not None else defaults.temperature,
+        "top_p": args.top_p if args.top_p is not None else defaults.top_p,
+        "max_tokens": args.max_tokens if args.max_tokens is not None else defaults.max_tokens,
+    }
+    if think is not None:
+        params["thinking"] = {"type": "enabled" if think else "disabled"}
+    if args.json:
+        params["response_format"] = {"type": "json_object"}
+    return {k: v for k, v in params.items() if v is not None}

@@ -1,0 +1,71 @@
+"""How an async task shows in a cell: the live card when submitted, the answer (or video) when done.
+
+One place for ``%%glm --async/--wait``, ``%glm wait ID`` and ``%glm result ID``, so a finished task
+looks the same whichever way it was fetched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..api.errors import GLMError
+from ..core.tasks.polling import wait_for_task
+from ..core.tasks.records import FAIL, SUCCESS, is_final, reply_from_record
+from ..core.tasks.store import TaskStore
+from . import render
+
+
+def show_submitted(task: Mapping[str, Any], client: Any) -> None:
+    """A submitted (or unfinished) task: its live card in a widget front end, else the static card."""
+    from .widgets import show_task  # ipywidgets loads here, on the first task shown, not at %load_ext
+
+    show_task(task, client)
+
+
+def wait_and_show(magics: Any, store: TaskStore, client: Any, task_id: str, output: str | None) -> None:
+    """Poll (1 s -> 10 s backoff) until the task is done, then show it like a normal answer.
+
+    An interrupt stops the waiting, not the task: ``%glm wait ID`` resumes it.
+    """
+    try:
+        record = wait_for_task(store, client, task_id)
+    except KeyboardInterrupt:
+        render.show(
+            render.text_bundle(
+                f"Stopped waiting; task {task_id} is still running: resume with %glm wait {task_id}"
+            )
+        )
+        raise
+    show_outcome(magics, record, client, output)
+
+
+def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: str | None = None) -> None:
+    """A task record in a cell: the answer (bound to ``_glm`` and ``output``), the video card (its
+    first URL bound to ``output``), the failure as an error, or a pending note."""
+    task_id = str(record.get("id"))
+    status = record.get("status")
+    if status == FAIL:
+        raise GLMError(
+            f"task {task_id} failed: {record.get('error')}", hint="submit it again (%%glm --async)"
+        )
+    if not is_final(status):
+        render.show(render.text_bundle(f"Task {task_id}: {status}. Run %glm result {task_id} again later."))
+        return
+    reply = reply_from_record(record)
+    if reply is None:  # a video: the card shows the player and the cover image
+        show_submitted(record, client)
+        urls = [
+            v.get("url")
+            for v in (record.get("result") or {}).get("video_result") or []
+            if isinstance(v, dict)
+        ]
+        if output:
+            magics.bind(output, urls[0] if urls else None)
+        return
+    assert status == SUCCESS
+    magics.bind("_glm", reply)
+    magics.count_usage(reply)
+    render.show(render.reply_bundle(reply, final=True))
+    if output:
+        magics.bind(output, reply.text)
