@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ...core.tasks.store import FAIL, PROCESSING, SUCCESS, reply_from_record
+from ...core.tasks.records import FAIL, PROCESSING, SUCCESS, reply_from_record
 from .bundles import reply_html, reply_text
 from .markdown import escape
 
