@@ -19,8 +19,9 @@ import pytest
 import requests
 
 from zhipu_magic.api.models import MODELS, get_model
-from zhipu_magic.server import LocalServer, answers, start_local_server
+from zhipu_magic.server import LocalServer, start_local_server
 from zhipu_magic.server.answers import intents as answer_intents
+from zhipu_magic.server.answers import plan as answers
 
 KEY = "abc123.secretXYZ"
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -2,7 +2,7 @@
 request with an API error (auth, filter, rate limit, 5xx, a proxy's 502 page...) or delay it.
 
 What each fault does is documented in :mod:`zhipu_magic.server`; the stream's mid-answer faults
-(``stall``, ``drop``, ``error_frame``...) are applied by the handler as it streams. Standard library only.
+(``stall``, ``drop``, ``error_frame``...) are applied by :mod:`.chat` as it streams. Standard library only.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import hashlib
 import socket
 from typing import TYPE_CHECKING
 
-from .checks import _Fail
+from .checks import Fail
 
 if TYPE_CHECKING:
-    from . import LocalServer
-    from .answers import Directives
+    from .answers.plan import Directives
+    from .state import ServerState
 
 _FAULTS = {
     "auth", "bad_param", "filter", "rate_limit", "rate_limit_ms", "balance", "daily", "server_error",
@@ -28,69 +28,70 @@ _BAD_GATEWAY_HTML = (
 )
 
 
-def request_faults(app: LocalServer, d: Directives, path: str, raw: bytes, conn: socket.socket) -> None:
+def request_faults(state: ServerState, d: Directives, target: str, raw: bytes, conn: socket.socket) -> None:
     """Apply request-level faults: errors before any byte of the answer.
 
-    Counted faults (``rate_limit``, ``server_error``...) count attempts of the same request (``path``
-    and body ``raw``) in ``app``; ``slow_first`` sleeps on ``conn`` (wakes when the client leaves).
+    Counted faults (``rate_limit``, ``server_error``...) count attempts of the same request (``target``
+    and body ``raw``) in ``state``; ``slow_first`` sleeps on ``conn`` (wakes when the client leaves).
     """
     unknown = sorted(set(d.faults) - _FAULTS) + d.errors
     if unknown:
-        raise _Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
+        raise Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
     if d.fault("slow_first"):
-        app._sleep(_float(d.arg("slow_first"), 1.0), conn)
+        state.sleep(float_arg(d.arg("slow_first"), 1.0), conn)
     if d.fault("auth"):
-        raise _Fail(401, "1000", "Authentication failed (injected fault).")
+        raise Fail(401, "1000", "Authentication failed (injected fault).")
     if d.fault("bad_param"):
-        raise _Fail(400, "1214", "Invalid parameter (injected fault).")
+        raise Fail(400, "1214", "Invalid parameter (injected fault).")
     if d.fault("filter"):
-        raise _Fail(
+        raise Fail(
             400,
             "1301",
             "The input may contain unsafe or sensitive content (injected fault).",
             contentFilter=[{"level": 1, "role": "user"}],
         )
     if d.fault("balance"):
-        raise _Fail(429, "1113", "Your account is in arrears: insufficient balance, please recharge.")
+        raise Fail(429, "1113", "Your account is in arrears: insufficient balance, please recharge.")
     if d.fault("daily"):
-        raise _Fail(429, "1304", "The daily call limit for this API has been reached.")
-    key = hashlib.sha256(path.encode() + b"\0" + raw).hexdigest()
+        raise Fail(429, "1304", "The daily call limit for this API has been reached.")
+    key = hashlib.sha256(target.encode() + b"\0" + raw).hexdigest()
     limits = {
         "rate_limit": 1,
         "rate_limit_ms": 1,
-        "server_error": _int(d.arg("server_error"), 1),
-        "unavailable": _int(d.arg("unavailable"), 1),
-        "bad_gateway": _int(d.arg("bad_gateway"), 10**9),
+        "server_error": int_arg(d.arg("server_error"), 1),
+        "unavailable": int_arg(d.arg("unavailable"), 1),
+        "bad_gateway": int_arg(d.arg("bad_gateway"), 10**9),
     }
     active = [n for n in limits if d.fault(n)]
     if not active:
         return
-    attempt = app._attempt(key)
+    attempt = state.attempt(key)
     for name in active:
         if attempt > limits[name]:
             continue
         if name in ("rate_limit", "rate_limit_ms"):
             header, default = ("Retry-After", "1") if name == "rate_limit" else ("retry-after-ms", "1000")
-            raise _Fail(
+            raise Fail(
                 429, "1302", "Too many concurrent requests; please retry later.",
                 headers={header: d.arg(name) or default},
             )  # fmt: skip
         if name == "server_error":
-            raise _Fail(500, "500", "Internal server error (injected fault).")
+            raise Fail(500, "500", "Internal server error (injected fault).")
         if name == "unavailable":
-            raise _Fail(503, "1305", "The service is temporarily overloaded (injected fault).")
-        raise _Fail(502, "502", "Bad Gateway", html=_BAD_GATEWAY_HTML)
-    app._succeeded(key)
+            raise Fail(503, "1305", "The service is temporarily overloaded (injected fault).")
+        raise Fail(502, "502", "Bad Gateway", html=_BAD_GATEWAY_HTML)
+    state.succeeded(key)
 
 
-def _float(value: str | None, default: float) -> float:
+def float_arg(value: str | None, default: float) -> float:
+    """A directive's (or setting's) number; ``default`` when it is missing or not a number."""
     try:
         return float(value) if value else default
     except ValueError:
         return default
 
 
-def _int(value: str | None, default: int) -> int:
+def int_arg(value: str | None, default: int) -> int:
     try:
         return int(value) if value else default
     except ValueError:

@@ -1,6 +1,7 @@
 """What a prompt asks for (a poem, a story, N items, a table, code, math, a translation...) and the
 deterministic text that answers it, in Chinese for Chinese prompts. Pure functions of the prompt;
-the wording lives in :mod:`.answer_templates`, the request plumbing in :mod:`.answers`."""
+the wording lives in :mod:`.templates`, :mod:`.blocks` and :mod:`.translation`, the reply plan in
+:mod:`.plan`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import json
 import re
 from typing import Any
 
+from . import blocks, translation
 from . import templates as T
 
 _GREETING = re.compile(r"^(hi|hello|hey|hallo|hola|你好|您好|嗨)\b[\s!！.。?？]*$", re.IGNORECASE)
@@ -64,7 +66,7 @@ def _h(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
-def _topic(prompt: str) -> str:
+def topic_of(prompt: str) -> str:
     line = next((ln.strip() for ln in prompt.splitlines() if ln.strip()), "your question")
     line = line.strip("#*`> ").rstrip("?？.。!！")
     return line[:57] + "..." if len(line) > 60 else line or "your question"
@@ -154,7 +156,7 @@ def _story_answer(low: str, h: bytes, s: str, zh: bool) -> str:
 def _sentences_answer(p: str, low: str, h: bytes, s: str, zh: bool) -> str:
     n = 1 if re.search(r"in one line|一句话|tl;?dr", low) else _count(low, "sentences?", 2, cap=6)
     body = ("" if zh else " ").join(T.sentences(h, s, n, zh))
-    return f"**{_topic(p)}** · 摘要 📝\n\n{body}"
+    return f"**{topic_of(p)}** · 摘要 📝\n\n{body}"
 
 
 def _list_answer(p: str, low: str, h: bytes, s: str, zh: bool, emoji: str, explain: bool) -> str:
@@ -164,7 +166,7 @@ def _list_answer(p: str, low: str, h: bytes, s: str, zh: bool, emoji: str, expla
     listed = "\n".join(marker(i) + item for i, item in enumerate(T.items(h, s, n, zh, known)))
     intro = T.sentences(h, s, 1, zh)[0] + "\n\n" if explain else ""
     # An explanation's heading restates the question ("What is a notebook"), a list's names the subject.
-    heading = _topic(p) if explain else s if zh else T.cap(s)
+    heading = topic_of(p) if explain else s if zh else T.cap(s)
     return f"## {heading} {emoji}\n\n{intro}{listed}\n\n小结：以上 {n} 点，供你参考。"
 
 
@@ -177,9 +179,9 @@ def _table_answer(p: str, h: bytes, s: str, zh: bool) -> str:
     ) or re.search(r"^(.+?)\s+(?:vs\.?|versus)\s+(.+?)[?.!]*$", p, re.I)
     if m:
         left, right = (x.strip()[:30] for x in m.groups())
-        table, title = T.compare_table(h, left, right, zh), f"{left} vs {right}"
+        table, title = blocks.compare_table(h, left, right, zh), f"{left} vs {right}"
     else:
-        table, title = T.facet_table(h, s, zh), T.cap(s)
+        table, title = blocks.facet_table(h, s, zh), T.cap(s)
     return f"## {title} 📊\n\n{table}\n\n{pick_zh(h)}"
 
 
@@ -187,7 +189,7 @@ def _math_answer(p: str, low: str, h: bytes, zh: bool, emoji: str) -> str:
     number = re.search(r"\b(\d{1,12})\b", p)
     arith = re.search(r"(\d{1,9})\s*([+*/×^])\s*(\d{1,9})", p)
     if number and re.search(r"prime|质数|素数", low):
-        body = T.prime_math(int(number.group(1)), zh)
+        body = blocks.prime_math(int(number.group(1)), zh)
     elif arith:
         a, op, b = int(arith.group(1)), arith.group(2), int(arith.group(3))
         value = {"+": a + b, "*": a * b, "×": a * b, "^": a ** min(b, 64)}.get(op)
@@ -196,10 +198,10 @@ def _math_answer(p: str, low: str, h: bytes, zh: bool, emoji: str) -> str:
         tex = {"*": "\\times", "×": "\\times", "/": "\\div"}.get(op, op)
         body = f"{'结果是' if zh else 'The result is'} ${value}$:\n\n$${a} {tex} {b} = {value}$$"
     elif re.search(r"prove|proof|证明", low):
-        body = T.PROOF
+        body = blocks.PROOF
     else:
-        body = T.math_block(h)
-    return f"## {'数学' if zh else 'Math'}: {_topic(p)}\n\n{body}\n\n{pick_zh(h)} {emoji}"
+        body = blocks.math_block(h)
+    return f"## {'数学' if zh else 'Math'}: {topic_of(p)}\n\n{body}\n\n{pick_zh(h)} {emoji}"
 
 
 def _translate_answer(p: str, low: str) -> str:
@@ -210,10 +212,11 @@ def _translate_answer(p: str, low: str) -> str:
         text = re.sub(
             r"^.*?translate\s+(?:this\s+|the following\s+)?|\s+(?:into|to)\s+\w+[.!?]*$", "", p, flags=re.I
         )
-    target = next((v for k, v in T.LANGS.items() if re.search(rf"(?:into|to|成)\s*{k}", low)), None)
+    target = next((v for k, v in translation.LANGS.items() if re.search(rf"(?:into|to|成)\s*{k}", low)), None)
     target = target or (("en", "English") if is_chinese(text) else ("zh", "中文"))
     source = "中文" if is_chinese(text) else "English"
-    return f"**Translation · 翻译** 🌐 ({source} → {target[1]})\n\n> {text}\n\n{T.translate(text, target[0])}"
+    rendered = translation.translate(text, target[0])
+    return f"**Translation · 翻译** 🌐 ({source} → {target[1]})\n\n> {text}\n\n{rendered}"
 
 
 def pick_zh(h: bytes) -> str:
@@ -233,9 +236,9 @@ def _generic(topic: str, h: bytes, zh: bool, emoji: str) -> str:
     points = "\n".join(f"{i + 1}. {pt}" for i, pt in enumerate(picks))
     return (
         f"## {topic} {emoji}\n\n{head}\n\n{points}\n\n"
-        f"### {sections[0]}\n\n{T.code_block(h, topic)}\n\n"
-        f"### {sections[1]}\n\n{T.table(h)}\n\n"
-        f"### {sections[2]}\n\n{T.math_block(h)}\n\n"
+        f"### {sections[0]}\n\n{blocks.code_block(h, topic)}\n\n"
+        f"### {sections[1]}\n\n{blocks.table(h)}\n\n"
+        f"### {sections[2]}\n\n{blocks.math_block(h)}\n\n"
         + ("Have fun exploring! 🎉" if zh else f"{pick_zh(h)} 🎉")
     )
 
@@ -249,11 +252,11 @@ def answer_for(prompt: str, *, model: str, turn: int = 1, first_prompt: str = ""
     if low.startswith("echo:"):
         return p[5:].strip()
     h = _h(p)
-    topic = _topic(p)
+    topic = topic_of(p)
     emoji = T.EMOJI[h[0] % len(T.EMOJI)]
     memory = ""
     if turn > 1 and first_prompt:
-        memory = f"\n\n_Turn {turn} of this conversation; you first asked: “{_topic(first_prompt)}”._"
+        memory = f"\n\n_Turn {turn} of this conversation; you first asked: “{topic_of(first_prompt)}”._"
     if _GREETING.match(p):
         return (
             f"Hello! 👋 I am the local stand-in for **{model}**. 你好！"
@@ -282,7 +285,7 @@ def answer_for(prompt: str, *, model: str, turn: int = 1, first_prompt: str = ""
             else f"## Code for: {topic}\n\nHere is a small, runnable sketch"
         )
         tail = "试着修改 `n`，看看结果如何变化。" if zh else "Run it and tweak `n` to see how it behaves."
-        text = f"{head} {emoji}{'：' if zh else ':'}\n\n{T.code_block(h, p)}\n\n{tail}\n\n{pick_zh(h)}"
+        text = f"{head} {emoji}{'：' if zh else ':'}\n\n{blocks.code_block(h, p)}\n\n{tail}\n\n{pick_zh(h)}"
     elif intent == "math":
         text = _math_answer(p, low, h, zh, emoji)
     elif intent == "sentences":
@@ -310,7 +313,7 @@ _PLANS = {
 
 def reasoning_for(prompt: str) -> str:
     """A short, deterministic chain of thought that precedes the answer of a reasoning model."""
-    topic = _topic(prompt)
+    topic = topic_of(prompt)
     h = _h(prompt)
     plans = ("give a structured overview", "show a concrete example", "compare the options", "keep it short")
     plan = _PLANS.get(intent_of(prompt)) or plans[h[6] % len(plans)]
@@ -325,7 +328,7 @@ def json_answer_for(prompt: str, *, model: str) -> str:
     """A valid JSON object for ``response_format: {"type": "json_object"}``; a list the prompt asks
     for ("a list named facts", "3 fruits") comes as its own key."""
     h = _h(prompt.strip())
-    topic = _topic(prompt)
+    topic = topic_of(prompt)
     low = prompt.lower()
     zh = is_chinese(prompt)
     obj: dict[str, Any] = {

@@ -1,9 +1,9 @@
-"""Deterministic answers for the local server.
+"""One chat reply of the local server, planned before any byte is sent: the ``[[...]]`` directives,
+the reasoning and content pieces, tool calls, finish reason and usage (:class:`Plan`), the same for a
+sync, streamed or async answer.
 
-Kept apart from the HTTP code so the wire format and the demo content can change independently.
-Everything here is a pure function of the request: the same prompt always gives the same answer,
-so tests can assert on text and demos look the same on every run. Answers are meant to exercise a
-renderer: Markdown headings, lists, code, tables, inline and display math, Chinese text and emoji.
+Pure functions of the request (the answer text comes from :mod:`.intents`), so the wire code in
+:mod:`zhipu_magic.server.chat` only decides how the plan is sent.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.models import ModelInfo
-from .intents import _topic, answer_for, json_answer_for, reasoning_for
+from .intents import answer_for, json_answer_for, reasoning_for, topic_of
 
 _DIRECTIVE = re.compile(r"\[\[(fault|chunks|interval):([^\]]*)\]\]")
 
@@ -115,7 +115,8 @@ def tool_call_for(tool: dict[str, Any], prompt: str, index: int = 0) -> dict[str
     props = params.get("properties") or {}
     wanted = params.get("required") or list(props)
     # Proper nouns (capitalised, not opening a sentence) or CJK words make plausible arguments.
-    words = re.findall(r"(?<=[^\s.!?。！？]\s)[A-Z][a-zA-Z]+|[\u4e00-\u9fff]{2,}", prompt) or [_topic(prompt)]
+    words = re.findall(r"(?<=[^\s.!?。！？]\s)[A-Z][a-zA-Z]+|[\u4e00-\u9fff]{2,}", prompt)
+    words = words or [topic_of(prompt)]
     args: dict[str, Any] = {}
     for i, name in enumerate(wanted):
         kind = (props.get(name) or {}).get("type", "string")
