@@ -4,7 +4,16 @@ that submits and polls (``polling``).
 ``from zhipu_magic.core import tasks`` gives both; the same names are public on ``zhipu_magic``.
 """
 
-from .polling import AutoRefresher, arefresh, poll_task, refresh, run_sync, submit_task, wait_for_task
+from .polling import (
+    AutoRefresher,
+    arefresh,
+    poll_task,
+    refresh,
+    run_sync,
+    submit_request,
+    submit_task,
+    wait_for_task,
+)
 from .records import FAIL, PROCESSING, SUCCESS, is_final, reply_from_record
 from .store import TaskStore, TaskStoreWarning, get_store
 
@@ -22,6 +31,7 @@ __all__ = [
     "refresh",
     "reply_from_record",
     "run_sync",
+    "submit_request",
     "submit_task",
     "wait_for_task",
 ]

@@ -53,10 +53,11 @@ def wait(magics: Any, args: Any) -> None:
     from ...core.tasks import get_store
     from .. import task_view
 
+    output = magics.checked_name(args.output)  # before anything is sent
     store = get_store()
     client, local = magics.connect()
     _adopt(magics, store, client, args.task_id, local)
-    task_view.wait_and_show(magics, store, client, args.task_id, magics.checked_name(args.output))
+    task_view.wait_and_show(magics, store, client, args.task_id, output)
 
 
 @command("tasks", "async task panel widget")
