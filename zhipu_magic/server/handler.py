@@ -69,6 +69,8 @@ def parse_body(raw: bytes) -> dict[str, Any] | None:
 
 
 class HTTPServer(ThreadingHTTPServer):
+    """A thread per connection; carries the state its handlers serve from."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 256
