@@ -26,7 +26,7 @@ def _wanted(model: Any, words: list[str]) -> bool:
 
 @command(
     "models",
-    "models and what each supports (filter: thinking, vision, video, free, a name part)",
+    "models and what each supports (stream, async, thinking, vision, video); %glm models free thinking filters",
     arg("filter", nargs="*", metavar="FILTER"),
 )
 def models(magics: Any, args: Any) -> None:

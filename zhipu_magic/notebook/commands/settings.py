@@ -17,7 +17,7 @@ from .registry import arg, command
 
 @command(
     "config",
-    "show settings; `%glm config model=glm-4-air temperature=0.3` sets defaults",
+    "show settings (the key only as set / not set); %glm config model=glm-4-air temperature=0.3 sets defaults",
     arg("settings", nargs="*", metavar="NAME=VALUE"),
 )
 def config(magics: Any, args: Any) -> None:
@@ -53,7 +53,7 @@ def _set(magics: Any, names: list[str], item: str) -> None:
 
 @command(
     "login",
-    "enter an API key for this session (hidden input; never saved)",
+    "enter a key for this session with hidden input (never saved)",
     arg("typed", nargs="*", help=argparse.SUPPRESS),  # anything typed here is refused, never echoed
 )
 def login(magics: Any, args: Any) -> None:

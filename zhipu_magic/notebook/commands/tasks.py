@@ -29,7 +29,7 @@ def _adopt(magics: Any, store: Any, client: Any, task_id: str, local: bool) -> N
     store.apply_result(task_id, first)
 
 
-@command("result", "fetch an async task submitted with %%glm --async (once)", TASK_ID)
+@command("result", "fetch an async task once (submitted with %%glm --async or --video)", TASK_ID)
 def result(magics: Any, args: Any) -> None:
     from ...core.tasks import get_store, is_final, poll_task
     from .. import task_view
@@ -45,7 +45,7 @@ def result(magics: Any, args: Any) -> None:
 
 @command(
     "wait",
-    "poll an async task until it is done, then show it (resumes an interrupted --wait)",
+    "poll a task until done and show it (resumes an interrupted --wait, or a task from elsewhere)",
     TASK_ID,
     arg("-o", "--output", metavar="NAME"),
 )
@@ -60,6 +60,6 @@ def wait(magics: Any, args: Any) -> None:
     task_view.wait_and_show(magics, store, client, args.task_id, output)
 
 
-@command("tasks", "async task panel widget")
+@command("tasks", "the task panel: submit chat or video tasks, Refresh, auto-refresh; tasks survive restarts")
 def tasks(magics: Any, args: Any) -> None:
     magics.show_panel("task_panel")
