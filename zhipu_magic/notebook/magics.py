@@ -11,7 +11,7 @@ trait (``%config`` would print it). Errors from the API reach the cell with note
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -21,9 +21,11 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 from ..api.config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret
 from ..api.errors import GLMError
 from ..core.backend import backend
-from ..core.reply import Reply
 from . import commands, hints
 from .options import cell_options
+
+if TYPE_CHECKING:
+    from ..core.reply import Reply
 
 LOCAL_NOTICE = (
     "No API key set: answering from the built-in local server (offline demo). "

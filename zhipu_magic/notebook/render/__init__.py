@@ -22,38 +22,60 @@ from __future__ import annotations
 import sys
 import types
 from collections.abc import Callable
+from importlib import import_module
+from typing import Any
 
-from . import live
-from .bundles import (
-    FINISH_NOTES,
-    finish_note,
-    footer_text,
-    history_bundle,
-    json_bundle,
-    reply_bundle,
-    reply_html,
-    reply_text,
-    status_text,
-    table_bundle,
-    text_bundle,
-)
-from .live import LiveDisplay, show, show_object
-from .markdown import escape, safe_markdown_html
+#: Where each public name lives; the submodule loads on first use, so ``%load_ext`` (whose
+#: subcommands hold this package) does not pay for Markdown, bundles or the live display.
+_HOME = {
+    "FINISH_NOTES": "bundles",
+    "finish_note": "bundles",
+    "footer_text": "bundles",
+    "history_bundle": "bundles",
+    "json_bundle": "bundles",
+    "reply_bundle": "bundles",
+    "reply_html": "bundles",
+    "reply_text": "bundles",
+    "status_text": "bundles",
+    "table_bundle": "bundles",
+    "text_bundle": "bundles",
+    "LiveDisplay": "live",
+    "show": "live",
+    "show_object": "live",
+    "escape": "markdown",
+    "safe_markdown_html": "markdown",
+}
+
+
+def _live() -> Any:
+    return import_module(f"{__name__}.live")
 
 
 class _RenderPackage(types.ModuleType):
-    """This package's module type: ``is_rich_frontend`` is a property that reads and writes
-    ``live.is_rich_frontend`` (a ``types.ModuleType`` subclass as ``__class__`` is the documented way
-    to customise module attributes). Being a data descriptor, it also makes ``monkeypatch`` save and
-    restore the value through it rather than through the module's ``__dict__``."""
+    """This package's module type: public names load their submodule on first use, and
+    ``is_rich_frontend`` is a property that reads and writes ``live.is_rich_frontend`` (a
+    ``types.ModuleType`` subclass as ``__class__`` is the documented way to customise module
+    attributes). Being a data descriptor, it also makes ``monkeypatch`` save and restore the value
+    through it rather than through the module's ``__dict__``."""
 
     @property
     def is_rich_frontend(self) -> Callable[..., bool]:
-        return live.is_rich_frontend
+        return _live().is_rich_frontend  # type: ignore[no-any-return]
 
     @is_rich_frontend.setter
     def is_rich_frontend(self, value: Callable[..., bool]) -> None:
-        live.is_rich_frontend = value  # type: ignore[method-assign]
+        _live().is_rich_frontend = value
+
+    def __getattr__(self, name: str) -> Any:
+        home = _HOME.get(name)
+        if home is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(import_module(f"{__name__}.{home}"), name)
+        setattr(self, name, value)
+        return value
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_HOME, "is_rich_frontend"})
 
 
 sys.modules[__name__].__class__ = _RenderPackage
