@@ -55,6 +55,20 @@ def make(server: object, sleeps: Sleeps) -> Iterator[Callable[..., object]]:
         client.close()
 
 
+@pytest.fixture(scope="module")
+def shell() -> Iterator[object]:
+    """The process's InteractiveShell (created if needed, cleared afterwards if we created it)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    created = not InteractiveShell.initialized()
+    ip = InteractiveShell.instance()
+    saved_pub = ip.display_pub
+    yield ip
+    ip.display_pub = saved_pub
+    if created:
+        InteractiveShell.clear_instance()
+
+
 @pytest.fixture
 def canary() -> str:
     return CANARY_KEY

@@ -132,27 +132,24 @@ def test_server_stands_apart() -> None:
     assert layer_violations("zhipu_magic.server", forbidden) == []
 
 
-def test_nothing_imports_the_notebook_layer() -> None:
-    """Only the package's lazy entry points reach into ``notebook``."""
-    users = {
+def importers_of(layer: str) -> set[str]:
+    """The modules outside ``layer`` that import something inside it."""
+    return {
         name
         for name in MODULES
-        if not name.startswith("zhipu_magic.notebook")
+        if not name.startswith(layer)
         for target, _ in imports_of(name)
-        if target.startswith("zhipu_magic.notebook")
+        if target.startswith(layer)
     }
-    assert users <= {"zhipu_magic"}
+
+
+def test_nothing_imports_the_notebook_layer() -> None:
+    """Only the package's lazy entry points reach into ``notebook``."""
+    assert importers_of("zhipu_magic.notebook") <= {"zhipu_magic"}
 
 
 def test_only_the_backend_starts_the_local_server() -> None:
-    users = {
-        name
-        for name in MODULES
-        if not name.startswith("zhipu_magic.server")
-        for target, _ in imports_of(name)
-        if target.startswith("zhipu_magic.server")
-    }
-    assert users <= {"zhipu_magic", "zhipu_magic.core.backend"}
+    assert importers_of("zhipu_magic.server") <= {"zhipu_magic", "zhipu_magic.core.backend"}
 
 
 def test_no_private_names_imported_across_modules() -> None:

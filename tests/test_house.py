@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from helpers import KEY, Recorder
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from zhipu_magic.api import codes
 from zhipu_magic.api.client import GLMClient
@@ -115,17 +114,6 @@ def test_api_messages_never_assume_a_notebook() -> None:
 
 
 # -- the magics, in a real shell ------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def shell():
-    created = not InteractiveShell.initialized()
-    ip = InteractiveShell.instance()
-    saved = ip.display_pub
-    yield ip
-    ip.display_pub = saved
-    if created:
-        InteractiveShell.clear_instance()
-
-
 @pytest.fixture
 def ip(shell, monkeypatch, server, canary):
     monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)

@@ -19,24 +19,12 @@ import pytest
 from helpers import Recorder
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from zhipu_magic.core.conversation import conversations
 from zhipu_magic.notebook import render
 
 REAL_IS_RICH = render.is_rich_frontend
-
-
-@pytest.fixture(scope="module")
-def shell():
-    created = not InteractiveShell.initialized()
-    ip = InteractiveShell.instance()
-    saved_pub = ip.display_pub
-    yield ip
-    ip.display_pub = saved_pub
-    if created:
-        InteractiveShell.clear_instance()
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ def _wanted(model: Any, words: list[str]) -> bool:
 
 @command(
     "models",
-    "models and what each supports (stream, async, thinking, vision, video); %glm models free thinking filters",
+    "models and what each supports (stream, async, thinking, vision, video); "
+    "%glm models free thinking filters",
     arg("filter", nargs="*", metavar="FILTER"),
 )
 def models(magics: Any, args: Any) -> None:

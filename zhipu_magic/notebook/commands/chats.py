@@ -33,6 +33,10 @@ def reset(magics: Any, args: Any) -> None:
         render.show(render.text_bundle("All conversations cleared."))
 
 
-@command("chat", "the chat panel: streams from a worker thread, Stop closes the connection at once", arg("name", nargs="?", metavar="NAME", default="default"))
+@command(
+    "chat",
+    "the chat panel: streams from a worker thread, Stop closes the connection at once",
+    arg("name", nargs="?", metavar="NAME", default="default"),
+)
 def chat(magics: Any, args: Any) -> None:
     magics.show_panel("chat_panel", args.name)

@@ -17,7 +17,8 @@ from .registry import arg, command
 
 @command(
     "config",
-    "show settings (the key only as set / not set); %glm config model=glm-4-air temperature=0.3 sets defaults",
+    "show settings (the key only as set / not set); "
+    "%glm config model=glm-4-air temperature=0.3 sets defaults",
     arg("settings", nargs="*", metavar="NAME=VALUE"),
 )
 def config(magics: Any, args: Any) -> None:
