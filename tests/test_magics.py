@@ -437,6 +437,22 @@ def test_interrupt_in_display_path(ip, monkeypatch, canary):
     assert len(ip.rec.final()) == 1
 
 
+def test_interrupt_shows_one_line_not_a_traceback(ip, monkeypatch, canary, capsys):
+    """The partial answer stays, the cell still fails with KeyboardInterrupt (Run All stops), and
+    what IPython prints is one line, not the frames through requests, urllib3 and socket."""
+    from zhipu_magic.server import LocalServer
+
+    with LocalServer(port=0, token_rate=300) as srv:
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+        ip.rec.interrupt_on_update = 2
+        result = ip.run_cell("%%glm\nlong one [[chunks:3000]]")
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    shown = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    assert len(shown) == 1 and shown[0].startswith("KeyboardInterrupt: stopped;") and "_glm" in shown[0]
+    assert ip.user_ns["_glm"].interrupted and ip.user_ns["_glm"].text
+
+
 def test_interrupt_while_read_is_blocked(ip, api):
     main = threading.main_thread().ident
 
@@ -632,6 +648,22 @@ def test_glm_wait_resumes_a_task_by_id(ip, api):
     with pytest.raises(NotFoundError):
         ip.run_line_magic("glm", "wait no-such-task")
     assert get_store().get("no-such-task") is None  # nothing phantom left in the task list
+
+
+def test_interrupted_wait_says_how_to_resume_in_one_line(ip, canary, monkeypatch, capsys):
+    from zhipu_magic.server import LocalServer
+
+    with LocalServer(port=0, task_polls=1000) as srv:  # the task never finishes while we wait
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+        main = threading.main_thread().ident
+        threading.Thread(target=lambda: (time.sleep(1.5), signal.pthread_kill(main, signal.SIGINT))).start()
+        result = ip.run_cell("%%glm --async --wait\nWrite a limerick")
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    task_id = ip.user_ns["_glm"].task_id
+    shown = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    note = f"stopped waiting; task {task_id} is still running: resume with %glm wait {task_id}"
+    assert shown == [f"KeyboardInterrupt: {note}"]
 
 
 def test_models_filter(ip):

@@ -116,6 +116,8 @@ def test_kernel_interrupt_mid_stream(monkeypatch, canary):
                 elif msg["msg_type"] == "error":
                     reply = msg["content"]
             assert reply is not None and reply["ename"] == "KeyboardInterrupt"
+            assert len(reply["traceback"]) == 1, reply["traceback"]  # one line, no library frames
+            assert "partial answer above" in reply["traceback"][0]
             assert srv.wait_disconnect(10)  # the connection was closed, generation stopped
             final = updates[-1]["text/plain"]
             assert "interrupted" in final

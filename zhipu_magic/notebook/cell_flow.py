@@ -20,7 +20,7 @@ from ..api.config import resolve_base_url
 from ..core.conversation import conversations
 from ..core.interpolate import interpolate
 from ..core.reply import Reply
-from . import render
+from . import hints, render
 from .options import parse_cell_line, request_params
 
 
@@ -123,10 +123,12 @@ def _answer(
             response = client.send(request)
             reply.retries = response.attempts - 1
             reply.set_response(response)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         reply.interrupted = True
         _finish(magics, reply, live)
-        raise
+        got = reply.text or reply.reasoning
+        kept = "the partial answer above is kept in _glm" if got else "nothing had arrived"
+        raise hints.quiet_interrupt(exc, f"stopped; {kept}") from None
     except Exception as err:
         reply.error = err
         reply.retries = max(reply.retries, getattr(err, "attempts", 1) - 1)

@@ -49,3 +49,13 @@ def for_notebook(err: BaseException) -> BaseException:
         err.hint = notebook_hint(err)
         err._notebook = True  # type: ignore[attr-defined]
     return err
+
+
+def quiet_interrupt(exc: BaseException, line: str) -> BaseException:
+    """Make an interrupt show as one line instead of a page of socket frames.
+
+    The cell still fails with ``KeyboardInterrupt`` (so Run All stops there); IPython and ipykernel
+    show ``_render_traceback_`` instead of the traceback, and the partial answer above stays.
+    """
+    exc._render_traceback_ = lambda: [f"KeyboardInterrupt: {line}"]  # type: ignore[attr-defined]
+    return exc

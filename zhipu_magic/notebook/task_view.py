@@ -13,7 +13,7 @@ from ..api.errors import GLMError
 from ..core.tasks.polling import wait_for_task
 from ..core.tasks.records import FAIL, SUCCESS, is_final, reply_from_record
 from ..core.tasks.store import TaskStore
-from . import render
+from . import hints, render
 
 
 def show_submitted(task: Mapping[str, Any], client: Any) -> None:
@@ -30,13 +30,10 @@ def wait_and_show(magics: Any, store: TaskStore, client: Any, task_id: str, outp
     """
     try:
         record = wait_for_task(store, client, task_id)
-    except KeyboardInterrupt:
-        render.show(
-            render.text_bundle(
-                f"Stopped waiting; task {task_id} is still running: resume with %glm wait {task_id}"
-            )
-        )
-        raise
+    except KeyboardInterrupt as exc:
+        note = f"stopped waiting; task {task_id} is still running: resume with %glm wait {task_id}"
+        render.show(render.text_bundle(note[0].upper() + note[1:]))
+        raise hints.quiet_interrupt(exc, note) from None
     show_outcome(magics, record, client, output)
 
 
