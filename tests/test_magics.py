@@ -676,3 +676,26 @@ def test_models_filter(ip):
     assert "glm-4.6" in ip.rec.calls[-1]["data"]["text/plain"]
     with pytest.raises(UsageError, match="no model matches"):
         ip.run_line_magic("glm", "models nonsense-xyz")
+
+
+def test_speed_only_where_it_was_measured(ip, api):
+    """tok/s needs a stream: a sync call or a fetched task has no per-token timing to show."""
+    run(ip, "--no-stream", "hello")
+    assert "tok/s" not in render.footer_text(ip.user_ns["_glm"])
+    run(ip, "--async", "hello again")
+    task_id = ip.user_ns["_glm"].task_id
+    ip.run_line_magic("glm", f"wait {task_id}")
+    assert "tok/s" not in render.footer_text(ip.user_ns["_glm"])
+    run(ip, "", "and a stream")
+    assert "tok/s" in render.footer_text(ip.user_ns["_glm"])
+
+
+def test_thinking_in_content_is_counted_as_reasoning(ip, api):
+    """GLM-Z1 thinks inside <think>: the footer and %glm usage show it (estimated), not 0."""
+    run(ip, "-m glm-z1-flash", "Is 91 prime?")
+    reply = ip.user_ns["_glm"]
+    assert reply.reasoning
+    assert "reasoning, estimated)" in render.footer_text(reply)
+    ip.run_line_magic("glm", "usage")
+    row = [ln for ln in ip.rec.calls[-1]["data"]["text/plain"].splitlines() if ln.startswith("glm-z1")][0]
+    assert int(row.split()[4]) == reply.reasoning_tokens()[0] > 0

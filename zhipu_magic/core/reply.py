@@ -52,15 +52,26 @@ class Reply(Answer):
         return max(0.0, end - self.started)
 
     def tokens_per_second(self) -> float | None:
-        """Completion tokens per second of generation, when the usage is known."""
+        """Completion tokens per second of generation: only for a stream (the one case where the
+        time between the first and the last token was measured) with a known usage."""
         out = (self.usage or {}).get("completion_tokens")
-        if not out:
+        if not out or not self.chunks or not isinstance(out, (int, float)):
             return None
         start = self.first_token_at if self.first_token_at is not None else self.started
         span = (self.finished_at if self.finished_at is not None else self._clock()) - start
         if span < 0.05:  # everything in one burst: per-token timing means nothing, use the total
             span = self.elapsed
         return out / span if span > 0 else None
+
+    def reasoning_tokens(self) -> tuple[int, bool]:
+        """``(tokens, estimated)``: the usage's reasoning tokens, or, when the model put its thinking
+        in the text without counting it (GLM-Z1's ``<think>``), about four characters a token."""
+        details = (self.usage or {}).get("completion_tokens_details")
+        counted = details.get("reasoning_tokens") if isinstance(details, dict) else None
+        if isinstance(counted, int) and counted > 0:
+            return counted, False
+        reasoning = self.reasoning
+        return ((len(reasoning) + 3) // 4, True) if reasoning else (0, False)
 
     def set_response(self, resp: dict[str, Any]) -> None:
         """A whole response (sync call or async result); an async result names its task."""

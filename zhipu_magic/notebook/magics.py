@@ -161,10 +161,10 @@ class GLMMagics(Magics):
             reply.model, {"requests": 0, "prompt": 0, "completion": 0, "reasoning": 0, "total": 0}
         )
         row["requests"] += 1
-        row["prompt"] += int(usage.get("prompt_tokens") or 0)
-        row["completion"] += int(usage.get("completion_tokens") or 0)
-        row["reasoning"] += int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-        row["total"] += int(usage.get("total_tokens") or 0)
+        row["prompt"] += _count(usage.get("prompt_tokens"))
+        row["completion"] += _count(usage.get("completion_tokens"))
+        row["reasoning"] += reply.reasoning_tokens()[0]
+        row["total"] += _count(usage.get("total_tokens"))
 
     def show_panel(self, name: str, *args: Any) -> None:
         """Show a panel with our client, so a %glm login key and the local server apply there too."""
@@ -193,6 +193,11 @@ class GLMMagics(Magics):
 
     def _post_run_cell(self, result: Any) -> None:
         self._cell_id = None
+
+
+def _count(value: Any) -> int:
+    """A token count from a server's usage; anything but a non-negative int counts as 0."""
+    return value if type(value) is int and value >= 0 else 0
 
 
 def _widget_entry(name: str) -> Callable[..., Any]:

@@ -30,9 +30,9 @@ def footer_text(reply: Reply) -> str:
     usage = reply.usage or {}
     if usage:
         tokens = f"{usage.get('prompt_tokens', '?')} in / {usage.get('completion_tokens', '?')} out"
-        reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        reasoning, estimated = reply.reasoning_tokens()
         if reasoning:
-            tokens += f" ({reasoning} reasoning)"
+            tokens += f" (~{reasoning} reasoning, estimated)" if estimated else f" ({reasoning} reasoning)"
         parts.append(tokens)
     parts.append(f"{reply.elapsed:.1f} s")
     rate = reply.tokens_per_second()
