@@ -82,6 +82,14 @@ class Backend:
 backend = Backend()
 
 
+def local_server_url() -> str:
+    """The base URL of this process's built-in local server, started if needed: stored local tasks
+    name their video and cover files relative to it, since the server that made them may be gone."""
+    from ..server import start_local_server
+
+    return start_local_server().base_url
+
+
 def default_client() -> GLMClient:
     """The client the magics and panels use when given none: the configured API with a key, else
     the built-in local server (so a key from ``%glm login`` applies everywhere)."""

@@ -10,7 +10,10 @@ treated as still pending) -> ``SUCCESS`` | ``FAIL``. A write re-reads the file a
 alone leaves a read-then-replace window in which two writers could lose an update; a short
 ``flock`` on ``tasks/.lock`` (where the platform has one) closes it. Readers never lock.
 
-A file that does not parse is renamed aside (``<id>.json.corrupt-<time>``) with one warning. A home
+A file that does not parse is renamed aside (``<id>.json.corrupt-<time>``) with one warning, and so is
+anything else that is not a plain task record: a link, a FIFO or device (opened without following
+links and without blocking, so neither hangs nor streams forever), a file over :data:`MAX_FILE_BYTES`
+(never read whole), JSON nested past any sane depth, fields of the wrong type. A home
 we cannot write to gives one clear line (:attr:`TaskStore.problem`) and an in-memory store, so the
 panel keeps working. The API key is never written: records hold only what we put in and what the
 server answered (and the transport never puts the key in a response).
@@ -36,11 +39,16 @@ from .records import (
     PROCESSING,
     SUCCESS,
     UNKNOWN,
+    UnusableRecord,
     failure_reason,
+    has_local_assets,
     is_final,
     jsonable,
     merge,
+    read_record_file,
+    resolve_local_assets,
     shorten,
+    stable_local_assets,
 )
 
 try:  # POSIX advisory lock; elsewhere the merge-before-write is the only guard
@@ -149,8 +157,9 @@ class TaskStore:
         """The record, or None."""
         if not self.persistent:
             rec = self._memory.get(task_id)
-            return dict(rec) if rec else None
-        return self._read(self._path(task_id))
+            return _shown(dict(rec)) if rec else None
+        rec = self._read(self._path(task_id))
+        return _shown(rec) if rec else None
 
     def list(self, *, pending_only: bool = False) -> list[dict[str, Any]]:
         """All records, newest first."""
@@ -160,6 +169,7 @@ class TaskStore:
             records = [dict(r) for r in self._memory.values()]
         if pending_only:
             records = [r for r in records if not is_final(r.get("status"))]
+        records = [_shown(r) for r in records]
         return sorted(records, key=lambda r: float(r.get("submitted") or 0), reverse=True)
 
     def pending(self) -> list[dict[str, Any]]:
@@ -176,18 +186,18 @@ class TaskStore:
         with self._lock:
             if self.persistent:
                 try:
-                    return self._put_file(task_id, record, count_poll)
+                    return _shown(self._put_file(task_id, record, count_poll))
                 except OSError as exc:
                     self._fall_back(exc)
             merged = self._merge(self._memory.get(task_id), record, count_poll)
             self._memory[task_id] = merged
-            return dict(merged)
+            return _shown(dict(merged))
 
     @staticmethod
     def _merge(disk: dict[str, Any] | None, record: dict[str, Any], count_poll: bool) -> dict[str, Any]:
         if count_poll:
             record = {**record, "polls": int((disk or {}).get("polls") or 0) + 1}
-        return merge(disk, record)
+        return stable_local_assets(merge(disk, record))
 
     # -- disk ---------------------------------------------------------------------------------
     def _path(self, task_id: str) -> Path:
@@ -205,21 +215,14 @@ class TaskStore:
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
+            return read_record_file(path)
+        except UnusableRecord as why:
+            self._set_aside(path, str(why))
         except OSError:
-            return None
-        try:
-            data = json.loads(raw.decode("utf-8"))
-            if not isinstance(data, dict) or "id" not in data:
-                raise ValueError("not a task record")
-            return data
-        except ValueError:
-            self._set_aside(path)
-            return None
+            pass
+        return None
 
-    def _set_aside(self, path: Path) -> None:
+    def _set_aside(self, path: Path, why: str = "not valid JSON") -> None:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{os.getpid()}")
         try:
@@ -229,7 +232,8 @@ class TaskStore:
         except OSError:
             target = path
         warnings.warn(
-            f"zhipu_magic task store: {path.name} was not valid JSON; moved aside to {target.name}",
+            f"zhipu_magic task store: {path.name} was not a usable task record ({why}); "
+            f"moved aside to {target.name}",
             TaskStoreWarning,
             stacklevel=4,
         )
@@ -276,6 +280,21 @@ class TaskStore:
         )
         self._memory.update(kept)
         warnings.warn(self.problem, TaskStoreWarning, stacklevel=3)
+
+
+def _shown(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as callers see it: ``zhipu-local:`` asset links point at the local server running
+    now (started if needed: the server that made them is gone after a restart)."""
+    if not has_local_assets(record):
+        return record
+    from ...api import inprocess
+
+    base = record.get("base_url")
+    if not inprocess.is_local(base):  # the server that made them is gone: the one running now
+        from ..backend import local_server_url
+
+        base = local_server_url()
+    return resolve_local_assets(record, str(base))
 
 
 _STORES: dict[Path, TaskStore] = {}
