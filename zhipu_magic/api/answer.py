@@ -5,8 +5,14 @@ Written once and used twice: :class:`~zhipu_magic.api.stream.ChatStream` feeds o
 :class:`~zhipu_magic.core.reply.Reply` *is* one (a subclass with timing and display state), handed
 to the stream so each delta is parsed exactly once.
 
-``add_chunk`` sits on the per-token hot path: exact type checks, appends to lists. Strings are
-joined lazily when ``.text`` / ``.reasoning`` are read (display ticks, not tokens).
+``add_chunk`` sits on the per-token hot path: exact type checks, appends to lists. Every 256
+pieces are folded into one block (blocks merge like a binary counter, so each character is copied
+O(log n) times): a 200,000-token answer is held as a few strings, not 200,000 small objects. The
+whole is joined lazily when ``.text`` / ``.reasoning`` are read (display ticks, not tokens).
+
+Every field read from the server is type-checked where it is used: a wrong type (a dict
+``finish_reason``, a string token count) is ignored and noted once at DEBUG, never fatal, so an
+answer always renders. ``usage`` only ever holds int token counts (and dicts of them).
 
 GLM-Z1 models put their chain of thought into ``content`` as ``<think>...</think>``; the split is a
 small state machine that keeps at most a partial tag pending, so tags cut across chunks (``"<thi"``,
@@ -17,9 +23,13 @@ answer that *talks about* think tags later on is left alone.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import time
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("zhipu_magic.api.answer")
 
 _OPEN = "<think>"
 _CLOSE = "</think>"
@@ -31,6 +41,7 @@ _ANSWER = 2  # plain answer text; tags no longer special
 _AFTER = 3  # just after </think>: whitespace before the answer is dropped
 
 MAX_TOOL_CALLS = 128  # the API's limit on tools; an index beyond it is taken as "the next one"
+FOLD = 256  # small pieces kept before they are joined into one block
 
 
 class Answer:
@@ -46,8 +57,11 @@ class Answer:
         self._clock = clock
         self.first_token_at: float | None = None
         self.finished_at: float | None = None
-        self._text: list[str] = []
+        self._text: list[str] = []  # recent small pieces
         self._reasoning: list[str] = []
+        self._text_blocks: list[str] = []  # older pieces, folded (sizes decreasing)
+        self._reasoning_blocks: list[str] = []
+        self._odd: set[str] | None = None  # fields of the wrong type already noted
         self._state = _LEAD
         self._pending = ""  # content held back: leading whitespace or a partial tag
 
@@ -55,17 +69,17 @@ class Answer:
     @property
     def text(self) -> str:
         """The answer so far (without any ``<think>`` block)."""
-        return _joined(self._text)
+        return _joined(self._text_blocks, self._text)
 
     @property
     def reasoning(self) -> str:
         """The reasoning so far, from ``reasoning_content`` or a leading ``<think>`` block."""
-        return _joined(self._reasoning)
+        return _joined(self._reasoning_blocks, self._reasoning)
 
     @property
     def answering(self) -> bool:
         """True once answer text (not reasoning) has started; closes the reasoning section."""
-        return bool(self._text)
+        return bool(self._text or self._text_blocks)
 
     @property
     def done(self) -> bool:
@@ -84,36 +98,43 @@ class Answer:
                     self._add_delta(delta)
                 reason = choice.get("finish_reason")
                 if reason:
-                    self.finish_reason = str(reason)
+                    self._set_finish_reason(reason)
         usage = chunk.get("usage")
-        if usage and type(usage) is dict:
-            self.usage = usage
-        if chunk.get("model") and type(chunk["model"]) is str:
-            self.model = chunk["model"]
+        if usage:
+            self._set_usage(usage)
+        model = chunk.get("model")
+        if model and type(model) is str:
+            self.model = model
         if self.request_id is None:
-            self.request_id = chunk.get("request_id") or chunk.get("id")
+            self._set_request_id(chunk)
 
     def _add_delta(self, delta: dict[str, Any]) -> None:
-        reasoning = _str_or_none(delta.get("reasoning_content"))
-        content = _str_or_none(delta.get("content"))
-        if reasoning or content:
+        reasoning = delta.get("reasoning_content")
+        content = delta.get("content")
+        if reasoning and type(reasoning) is str:
             if self.first_token_at is None:
                 self.first_token_at = self._clock()
-            if reasoning:
-                self._reasoning.append(reasoning)
-            if content:
-                if self._state == _ANSWER:
-                    self._text.append(content)
-                else:
-                    self._add_content(content)
+            self._add_reasoning(reasoning)
+        if content and type(content) is str:
+            if self.first_token_at is None:
+                self.first_token_at = self._clock()
+            if self._state == _ANSWER:
+                parts = self._text
+                parts.append(content)
+                if len(parts) >= FOLD:
+                    _fold(self._text_blocks, parts)
+            else:
+                self._add_content(content)
         calls = delta.get("tool_calls")
         if calls:
             self._add_tool_calls(calls)
 
     def set_response(self, resp: dict[str, Any]) -> None:
         """Take a whole (non-stream or async-result) response and mark the answer finished."""
-        self.model = resp.get("model") or self.model
-        self.request_id = resp.get("request_id") or resp.get("id") or self.request_id
+        model = resp.get("model")
+        if model and type(model) is str:
+            self.model = model
+        self._set_request_id(resp)
         choices = resp.get("choices") or []
         if isinstance(choices, list) and choices:
             choice = choices[0] if isinstance(choices[0], dict) else {}
@@ -123,23 +144,69 @@ class Answer:
             if self.first_token_at is None:
                 self.first_token_at = self._clock()
             if _str_or_none(message.get("reasoning_content")):
-                self._reasoning.append(message["reasoning_content"])
+                self._add_reasoning(message["reasoning_content"])
             if _str_or_none(message.get("content")):
                 self._add_content(message["content"])
             if message.get("tool_calls"):
                 self._add_tool_calls(message["tool_calls"])
-            self.finish_reason = choice.get("finish_reason") or self.finish_reason
-        if resp.get("usage") and isinstance(resp["usage"], dict):
-            self.usage = resp["usage"]
+            if choice.get("finish_reason"):
+                self._set_finish_reason(choice["finish_reason"])
+        if resp.get("usage"):
+            self._set_usage(resp["usage"])
         self.finish()
+
+    # -- fields checked where they are read ----------------------------------------------------
+    def _set_finish_reason(self, reason: Any) -> None:
+        if type(reason) is str:
+            self.finish_reason = reason
+        else:
+            self._note("finish_reason", reason)
+
+    def _set_usage(self, usage: Any) -> None:
+        clean = clean_usage(usage)
+        if clean is None:
+            self._note("usage", usage)
+        else:
+            self.usage = clean
+
+    def _set_request_id(self, obj: dict[str, Any]) -> None:
+        for name in ("request_id", "id"):
+            value = obj.get(name)
+            if value and type(value) is str:
+                self.request_id = value
+                return
+            if value:
+                self._note(name, value)
+
+    def _note(self, field: str, value: Any) -> None:
+        """A field of the wrong type: ignored, and said once at DEBUG (never the value itself)."""
+        if self._odd is None:
+            self._odd = set()
+        if field not in self._odd:
+            self._odd.add(field)
+            log.debug(
+                "ignored %s from the server: a %s where a string or count was expected",
+                field,
+                type(value).__name__,
+            )
+
+    def _add_text(self, piece: str) -> None:
+        self._text.append(piece)
+        if len(self._text) >= FOLD:
+            _fold(self._text_blocks, self._text)
+
+    def _add_reasoning(self, piece: str) -> None:
+        self._reasoning.append(piece)
+        if len(self._reasoning) >= FOLD:
+            _fold(self._reasoning_blocks, self._reasoning)
 
     def finish(self) -> None:
         """End of input: release any held-back partial tag; stamp the finish time."""
         if self._pending:
             if self._state == _THINK:
-                self._reasoning.append(self._pending)
+                self._add_reasoning(self._pending)
             elif self._pending.strip():
-                self._text.append(self._pending)
+                self._add_text(self._pending)
             self._pending = ""
         if self.finished_at is None:
             self.finished_at = self._clock()
@@ -150,7 +217,7 @@ class Answer:
         self._pending = ""
         while buf:
             if self._state == _ANSWER:
-                self._text.append(buf)
+                self._add_text(buf)
                 return
             if self._state == _AFTER:  # drop the blank lines between </think> and the answer
                 buf = buf.lstrip()
@@ -175,7 +242,7 @@ class Answer:
         end = buf.find(_CLOSE)
         if end >= 0:
             if end:
-                self._reasoning.append(buf[:end])
+                self._add_reasoning(buf[:end])
             self._state = _AFTER
             return buf[end + len(_CLOSE) :]
         cut = buf.rfind("<", max(0, len(buf) - len(_CLOSE) + 1))
@@ -183,7 +250,7 @@ class Answer:
             self._pending = buf[cut:]
             buf = buf[:cut]
         if buf:
-            self._reasoning.append(buf)
+            self._add_reasoning(buf)
         return ""
 
     def _add_tool_calls(self, calls: list[dict[str, Any]]) -> None:
@@ -202,27 +269,74 @@ class Answer:
                 {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
             )
         slot = self.tool_calls[index]
-        if call.get("id"):
-            slot["id"] = call["id"]
-        if call.get("type"):
-            slot["type"] = call["type"]
+        for name in ("id", "type"):
+            value = call.get(name)
+            if value and type(value) is str:
+                slot[name] = value
+            elif value:
+                self._note(f"tool_calls.{name}", value)
         fn = call.get("function") or {}
         if not isinstance(fn, dict):
             return
-        if fn.get("name"):
-            slot["function"]["name"] = fn["name"]
+        name = fn.get("name")
+        if name and type(name) is str:
+            slot["function"]["name"] = name
         args = fn.get("arguments")
         if isinstance(args, str):
             slot["function"]["arguments"] += args
         elif args is not None:
-            slot["function"]["arguments"] += json.dumps(args, ensure_ascii=False)
+            try:
+                slot["function"]["arguments"] += json.dumps(args, ensure_ascii=False)
+            except (TypeError, ValueError, RecursionError):
+                self._note("tool_calls.arguments", args)
 
 
-def _joined(parts: list[str]) -> str:
-    """Join in place, so repeated reads stay cheap."""
-    if len(parts) > 1:
-        parts[:] = ["".join(parts)]
-    return parts[0] if parts else ""
+def _fold(blocks: list[str], parts: list[str]) -> None:
+    """Join ``parts`` into one block; merge it with the blocks before it while they are not
+    bigger (a binary counter: O(log n) blocks, each character copied O(log n) times)."""
+    block = "".join(parts)
+    parts.clear()
+    while blocks and len(blocks[-1]) <= len(block):
+        block = blocks.pop() + block
+    blocks.append(block)
+
+
+def _joined(blocks: list[str], parts: list[str]) -> str:
+    """Everything so far as one string, kept as the only block, so repeated reads stay cheap."""
+    if parts or len(blocks) > 1:
+        whole = "".join(blocks) + "".join(parts)
+        parts.clear()
+        blocks[:] = [whole] if whole else []
+    return blocks[0] if blocks else ""
+
+
+def _count(value: Any) -> int | None:
+    """A token count as an int: ints, integral floats and digit strings; anything else None."""
+    if type(value) is int:
+        return value if value >= 0 else None
+    if type(value) is float and math.isfinite(value) and value.is_integer() and value >= 0:
+        return int(value)
+    if type(value) is str and value.strip().isdigit() and len(value) < 20:
+        return int(value)
+    return None
+
+
+def clean_usage(usage: Any) -> dict[str, Any] | None:
+    """``usage`` with only int counts, and dicts of them (``completion_tokens_details``); other
+    values are dropped. None when ``usage`` is not a dict at all."""
+    if type(usage) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in usage.items():
+        if type(key) is not str:
+            continue
+        if type(value) is dict:
+            inner = {k: n for k, v in value.items() if type(k) is str and (n := _count(v)) is not None}
+            if inner or not value:
+                out[key] = inner
+        elif (n := _count(value)) is not None:
+            out[key] = n
+    return out
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -7,12 +7,17 @@ A :class:`Request` is plain data (method, path under the base URL, JSON body, wh
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .config import DEFAULT_MODEL, DEFAULT_VIDEO_MODEL
+from .errors import BadRequestError
+from .text import truncate
+
+_TASK_ID = re.compile(r"[A-Za-z0-9_.~-]{1,200}")
 
 Messages = str | Mapping[str, Any] | list[Any]
 
@@ -71,8 +76,23 @@ def video(prompt: str | None, model: str = DEFAULT_VIDEO_MODEL, **params: Any) -
 
 
 def result(task_id: str) -> Request:
-    """``GET async-result/{id}``: the state of a chat or video task."""
+    """``GET async-result/{id}``: the state of a chat or video task. The id must be one safe path
+    segment (``..`` would make it ``GET .../api/paas/v4/``): refused before anything is sent."""
+    check_task_id(task_id)
     return Request("GET", f"async-result/{urllib.parse.quote(str(task_id), safe='')}")
+
+
+def check_task_id(task_id: Any) -> str:
+    """``task_id`` when it is one safe path segment (letters, digits, ``-_.~``, not only dots, at
+    most 200 characters); else a one-line ``BadRequestError`` that shows the id only in part."""
+    text = task_id if isinstance(task_id, str) else ""
+    if _TASK_ID.fullmatch(text) and text.strip("."):
+        return text
+    shown = repr(truncate(str(task_id), 40)) if isinstance(task_id, str) else type(task_id).__name__
+    raise BadRequestError(
+        f"not a task id: {shown} (one path segment of letters, digits and -_.~ expected); nothing was sent",
+        hint="use the id the submit call returned",
+    )
 
 
 def task(

@@ -10,7 +10,6 @@ threads may share.
 
 from __future__ import annotations
 
-import json as jsonlib
 import random
 import time
 from collections.abc import Callable
@@ -18,22 +17,25 @@ from typing import Any
 
 from . import calls
 from .answer import Answer
+from .body import read_body
 from .calls import Messages, Request
 from .config import (
+    DEFAULT_DEADLINE,
     DEFAULT_MAX_RETRIES,
     DEFAULT_MODEL,
     DEFAULT_RETRY_AFTER_CEILING,
     DEFAULT_TIMEOUT,
     DEFAULT_VIDEO_MODEL,
+    MAX_BODY,
     Secret,
     resolve_api_key,
     resolve_base_url,
 )
-from .errors import APIConnectionError, APITimeoutError, GLMError, StreamError, error_from_response
+from .errors import GLMError, StreamError, error_from_response, parse_json
 from .retry import sliced_sleep
 from .stream import ChatStream
+from .text import truncate
 from .transport import Timeout, Transport, as_timeout, read_and_close
-from .wire import READ_ERRORS, errno_text, is_timeout
 
 
 class APIResult(dict):  # type: ignore[type-arg]
@@ -57,7 +59,12 @@ class GLMClient:
         sleep: Callable[[float], None] = sliced_sleep,
         rng: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
+        deadline: float | None = DEFAULT_DEADLINE,
+        max_body: int = MAX_BODY,
     ) -> None:
+        if deadline is not None and not 0 < float(deadline) < 1e9:
+            raise ValueError("deadline is a number of seconds above 0 (or None for no deadline)")
+        self.max_body = int(max_body)  # decoded bytes of a JSON body
         self._transport = Transport(
             resolve_api_key(api_key),
             resolve_base_url(base_url),
@@ -67,6 +74,7 @@ class GLMClient:
             sleep=sleep,
             rng=rng,
             clock=clock,
+            deadline=None if deadline is None else float(deadline),
         )
 
     # settings ---------------------------------------------------------------------------------
@@ -77,6 +85,11 @@ class GLMClient:
     @property
     def timeout(self) -> tuple[float, float]:
         return self._transport.timeout
+
+    @property
+    def deadline(self) -> float | None:
+        """Seconds a whole call may take (a stream: from the request to its last byte)."""
+        return self._transport.deadline
 
     @property
     def max_retries(self) -> int:
@@ -121,30 +134,22 @@ class GLMClient:
         """Send a JSON request (see :mod:`.calls`) and return its JSON answer."""
         if request.stream:
             raise ValueError("a streaming request goes through open_stream()")
-        response, attempts = self._transport.send(request, timeout=timeout)
-        failure: GLMError | None = None
+        transport = self._transport
+        end = transport.end_of(time.monotonic())
+        response, attempts = transport.send(request, timeout=timeout, end=end)
         try:
-            body = response.content
-        except READ_ERRORS as exc:
-            cls = APITimeoutError if is_timeout(exc) else APIConnectionError
-            reason = errno_text(exc)
-            failure = cls(
-                self._transport.scrub(f"the connection dropped while reading the response: {reason}")
-            )
-        finally:
-            response.close()
-        if failure is not None:
-            failure.attempts = attempts
-            raise failure
-        try:
-            data = jsonlib.loads(body)
-        except ValueError:
-            data = None
+            body = read_body(response, limit=self.max_body, end=end, deadline=transport.deadline)
+        except GLMError as err:
+            err.attempts = attempts
+            raise transport.scrubbed(err) from None
+        data = parse_json(body)
         if isinstance(data, dict) and not (data.get("error") and "choices" not in data and "id" not in data):
             result = APIResult(data)
             result.attempts = attempts
             return result
-        err = self._transport.scrubbed(error_from_response(response.status_code, body, response.headers))
+        err = transport.scrubbed(
+            error_from_response(response.status_code, body, response.headers, transport.scrub)
+        )
         err.attempts = attempts
         raise err
 
@@ -153,14 +158,33 @@ class GLMClient:
     ) -> ChatStream:
         """Send a streaming request; ``into`` is the :class:`Answer` to accumulate into (default: a
         new one, ``stream.answer``)."""
-        response, attempts = self._transport.send(request, timeout=timeout)
+        transport = self._transport
+        end = transport.end_of(time.monotonic())
+        response, attempts = transport.send(request, timeout=timeout, end=end)
         content_type = response.headers.get("Content-Type", "").lower()
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+        err: GLMError | None = None
         if content_type and "text/event-stream" not in content_type:
             err = self._not_a_stream(response, content_type)
+        elif encoding != "identity":  # asked for identity: a compressed stream could be a bomb
+            response.close()
+            err = StreamError(
+                f"the server compressed the event stream ({truncate(encoding, 40)}) although it was "
+                "asked not to; not decoded"
+            )
+        if err is not None:
             err.attempts = attempts
             raise err
         model = (request.body or {}).get("model")
-        return ChatStream(response, model=model, scrub=self._transport.scrub, attempts=attempts, into=into)
+        return ChatStream(
+            response,
+            model=model,
+            scrub=transport.scrub,
+            attempts=attempts,
+            into=into,
+            end=end,
+            deadline=transport.deadline,
+        )
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -178,9 +202,10 @@ class GLMClient:
     def _not_a_stream(self, response: Any, content_type: str) -> GLMError:
         """A 2xx answer to ``stream=True`` that is not SSE: a JSON error or a proxy's HTML page."""
         body = read_and_close(response)
-        err = error_from_response(response.status_code, body, response.headers)
+        err = error_from_response(response.status_code, body, response.headers, self._transport.scrub)
         if err.code is None:
-            err = StreamError(f"expected an event stream, got {content_type}: {err.message}")
+            shown = truncate(content_type, 80)
+            err = StreamError(f"expected an event stream, got {shown}: {err.message}")
         return self._transport.scrubbed(err)
 
 

@@ -13,7 +13,7 @@ import html
 import http
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import codes
@@ -41,7 +41,7 @@ class GLMError(Exception):
         self.message = " ".join(str(message).split()) or type(self).__name__
         self.status = status
         self.code = None if code is None or code == "" else str(code)
-        self.request_id = request_id or None
+        self.request_id = str(request_id) if isinstance(request_id, (str, int)) and request_id != "" else None
         row = codes.lookup(self.code)
         self.hint = hint if hint is not None else ((row.hint if row else "") or self.default_hint)
         self.partial = partial
@@ -88,6 +88,12 @@ class MissingKeyError(AuthenticationError):
     """No key anywhere; raised before anything is sent."""
 
     default_hint = "set ZHIPUAI_API_KEY (or ZAI_API_KEY), or pass api_key="
+
+
+class InvalidKeyError(AuthenticationError):
+    """The key cannot be sent (a character outside Latin-1, a control character); nothing sent."""
+
+    default_hint = "copy the key again from the console, as plain text"
 
 
 class BadRequestError(GLMError):
@@ -144,6 +150,18 @@ class APITimeoutError(APIConnectionError):
     """The server did not answer (or went silent) within the read timeout."""
 
     default_hint = "the server did not answer in time; try again or raise the timeout"
+
+
+class DeadlineError(APITimeoutError):
+    """The call ran past its overall deadline (a server trickling bytes never trips a read timeout)."""
+
+    default_hint = "the server was too slow; try again, or raise the client's deadline"
+
+
+class ResponseTooLargeError(GLMError):
+    """A body, a decompressed body, a line or an event past its cap; reading stopped there."""
+
+    default_hint = "the server sent far more than an answer needs; check the base URL or proxy"
 
 
 class StreamError(GLMError):
@@ -227,6 +245,26 @@ def _reason(status: int) -> str:
         return "error"
 
 
+def parse_json(text: str | bytes) -> Any:
+    """JSON, or ``None`` when it is not JSON or nested too deeply to parse (RecursionError)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _short_json(value: Any) -> str:
+    """A non-string error message (a list, a number) as short text; never raises."""
+    try:
+        return json.dumps(value, ensure_ascii=False)[:2000]
+    except (TypeError, ValueError, RecursionError):
+        return type(value).__name__
+
+
 def error_from_error_object(
     obj: Any,
     *,
@@ -236,51 +274,56 @@ def error_from_error_object(
     content_filter: list[Any] | None = None,
     retry_after: float | None = None,
     partial: str = "",
+    scrub: Callable[[str], str] = str,
 ) -> GLMError:
-    """Build an error from the ``{"code", "message"}`` object the API nests under ``"error"``."""
+    """Build an error from the ``{"code", "message"}`` object the API nests under ``"error"``;
+    ``scrub`` masks the key before anything is cut or stored."""
     if isinstance(obj, Mapping):
         code = obj.get("code")
         message = obj.get("message") or obj.get("msg") or ""
     else:
-        code, message = None, str(obj or "")
-    code = None if code is None or code == "" else str(code)
+        code, message = None, obj or ""
+    code = str(code) if isinstance(code, (str, int)) and code != "" else None
+    message = scrub(message if isinstance(message, str) else _short_json(message))
     klass = cls or error_class(status, code)
     if not message:
         message = f"HTTP {status} {_reason(status)}" if status else "the server reported an error"
     kw: dict[str, Any] = {"status": status, "code": code, "request_id": request_id, "partial": partial}
     if issubclass(klass, ContentFilterError):
-        kw["content_filter"] = content_filter
+        kw["content_filter"] = content_filter if isinstance(content_filter, list) else None
     if issubclass(klass, RateLimitError):
         kw["retry_after"] = retry_after
     return klass(str(message), **kw)
 
 
-def error_from_response(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> GLMError:
-    """The typed error for a non-2xx (or unusable) response; body shown as text when not JSON."""
+def error_from_response(
+    status: int,
+    body: bytes,
+    headers: Mapping[str, str] | None = None,
+    scrub: Callable[[str], str] = str,
+) -> GLMError:
+    """The typed error for a non-2xx (or unusable) response; body shown as text when not JSON.
+    ``scrub`` masks the key in the body before any of it is cut for display."""
     content_type = (_header(headers, "content-type") or "").lower()
-    text = body.decode("utf-8", errors="replace") if body else ""
+    text = scrub(body.decode("utf-8", errors="replace")) if body else ""
     retry_after = parse_retry_after(headers) if status == 429 else None
     request_id = _header(headers, "x-request-id")
-    data: Any = None
-    if text.strip()[:1] in ("{", "["):
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
+    data = parse_json(text) if text.strip()[:1] in ("{", "[") else None
     if isinstance(data, Mapping):
-        request_id = data.get("request_id") or request_id
+        request_id = _str(data.get("request_id")) or request_id
         err_obj = data.get("error")
         if err_obj is None and ("code" in data or "msg" in data or "message" in data):
             err_obj = data  # older flat shape {"code": ..., "msg": ...}
         if err_obj is not None:
             if isinstance(err_obj, Mapping):
-                request_id = err_obj.get("request_id") or request_id
+                request_id = _str(err_obj.get("request_id")) or request_id
             return error_from_error_object(
                 err_obj,
                 status=status,
                 request_id=request_id,
                 content_filter=data.get("contentFilter") or data.get("content_filter"),
                 retry_after=retry_after,
+                scrub=scrub,
             )
     if "html" in content_type or text.lstrip()[:1] == "<":
         shown = html_to_text(text)

@@ -3,18 +3,27 @@
 Why not ``requests.iter_lines``: it splits on U+0085 / U+2028 inside JSON strings, decodes a
 charset-less ``text/event-stream`` as Latin-1, and yields a spurious blank line (a premature
 dispatch) when a CRLF is split across two reads. Here lines are cut on CR, LF and CRLF as bytes,
-a trailing CR is remembered across feeds, and each whole line is decoded as UTF-8 with
-replacement, so a multi-byte character split between reads is never mangled.
+a trailing CR is remembered across feeds, and an event's data is decoded as UTF-8 with replacement
+once, when the event is complete (a LF is never inside a UTF-8 sequence, so decoding the joined
+lines equals decoding each line), so a multi-byte character split between reads is never mangled.
+
+Linear time: each feed is scanned once (one ``b"\\r" in chunk`` test, normalising only when a CR
+is present, then ``bytes.split``); an unfinished line is kept as a list of pieces, never rescanned.
+A line, or an event's data, longer than ``max_line`` bytes is a :class:`LineTooLongError`, so no
+server can make the decoder hold unbounded memory.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
-_EOL = re.compile(rb"\r\n|\r|\n")
-_BOM = "\ufeff"
+MAX_LINE = 16 * 1024 * 1024  # bytes in one line or one event's data
+_BOM = b"\xef\xbb\xbf"
+
+
+class LineTooLongError(ValueError):
+    """A line or an event larger than the decoder's cap (the stream turns it into a GLMError)."""
 
 
 class Event(NamedTuple):
@@ -26,88 +35,134 @@ class Event(NamedTuple):
     retry: int | None
 
 
-class SSEDecoder:
-    """Incremental decoder: call :meth:`feed` with each chunk as it arrives, :meth:`close` at EOF."""
+Raw = tuple[bytes, bytes, "str | None", "int | None"]
 
-    def __init__(self) -> None:
-        self._buf = b""
-        self._skip_lf = False  # the previous feed ended with CR: a leading LF now belongs to it
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+class SSEDecoder:
+    """Incremental decoder: call :meth:`feed` with each chunk as it arrives, :meth:`close` at EOF.
+
+    :meth:`feed_raw` is the hot path (``ChatStream``): ``(event name or "", data bytes)`` pairs,
+    the data joined but not yet decoded; :meth:`feed` gives :class:`Event` objects.
+    """
+
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        self.max_line = max_line
+        self._partial: list[bytes] = []  # an unfinished line, in pieces (never rescanned)
+        self._partial_len = 0
+        self._cr = False  # the previous feed ended with CR: a leading LF now belongs to it
         self._first_line = True
-        self._data: list[str] = []
+        self._data: list[bytes] = []
+        self._data_len = 0
         self._has_data = False
-        self._event = ""
+        self._event = b""
         self._last_id: str | None = None
         self._retry: int | None = None
 
     @property
     def pending(self) -> bool:
         """True when bytes or fields are buffered that no blank line has dispatched yet."""
-        return bool(self._buf) or self._has_data or bool(self._event)
+        return bool(self._partial) or self._has_data or bool(self._event)
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Decode one chunk; returns the events it completed (often none or one)."""
+        return [
+            Event(_text(name) if name else "message", _text(data), last_id, retry)
+            for name, data, last_id, retry in self.feed_raw(chunk)
+        ]
+
+    def feed_raw(self, chunk: bytes) -> list[Raw]:
+        """Decode one chunk into ``(event name, data, id, retry)``, name and data still bytes
+        (name ``b""`` means ``message``)."""
         if not chunk:
             return []
-        if self._skip_lf:
-            self._skip_lf = False
-            if chunk[:1] == b"\n":
+        if self._cr or b"\r" in chunk:
+            if self._cr and chunk[:1] == b"\n":
                 chunk = chunk[1:]
-        buf = self._buf + chunk if self._buf else bytes(chunk)
-        events: list[Event] = []
-        pos = 0
-        for match in _EOL.finditer(buf):
-            line = buf[pos : match.start()]
-            pos = match.end()
-            if match.group() == b"\r" and pos == len(buf):
-                self._skip_lf = True
-            event = self._line(line)
-            if event is not None:
-                events.append(event)
-        self._buf = buf[pos:]
-        return events
+            self._cr = chunk[-1:] == b"\r"
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        if self._partial:
+            if lines:
+                self._partial.append(lines[0])
+                lines[0] = b"".join(self._partial)
+                self._partial = []
+                self._partial_len = 0
+            else:
+                self._keep(tail)
+                return []
+        if tail:
+            self._keep(tail)
+        if not lines:
+            return []
+        if self._first_line:
+            self._first_line = False
+            if lines[0][:3] == _BOM:
+                lines[0] = lines[0][3:]
+        return self._lines(lines)
+
+    def _keep(self, piece: bytes) -> None:
+        self._partial_len += len(piece)
+        if self._partial_len > self.max_line:
+            self._partial = []
+            raise LineTooLongError(f"a line longer than {self.max_line} bytes")
+        self._partial.append(piece)
+
+    def _lines(self, lines: list[bytes]) -> list[Raw]:
+        out: list[Raw] = []
+        data = self._data
+        for line in lines:
+            if line[:5] == b"data:":
+                value = line[6:] if line[5:6] == b" " else line[5:]
+                data.append(value)
+                self._has_data = True
+                self._data_len += len(value) + 1
+                if self._data_len > self.max_line:
+                    raise LineTooLongError(f"an event larger than {self.max_line} bytes")
+            elif not line:
+                if self._has_data:
+                    joined = data[0] if len(data) == 1 else b"\n".join(data)
+                    out.append((self._event, joined, self._last_id, self._retry))
+                    data.clear()
+                    self._has_data = False
+                    self._data_len = 0
+                self._event = b""
+            elif line[:1] != b":":
+                self._field(line)
+        return out
+
+    def _field(self, line: bytes) -> None:
+        if len(line) > self.max_line:
+            raise LineTooLongError(f"a line longer than {self.max_line} bytes")
+        field, sep, value = line.partition(b":")
+        if sep and value[:1] == b" ":
+            value = value[1:]
+        if field == b"data":  # "data" with no colon: an empty data line
+            self._data.append(value)
+            self._has_data = True
+            self._data_len += len(value) + 1
+        elif field == b"event":
+            self._event = value
+        elif field == b"id" and b"\0" not in value:
+            self._last_id = _text(value)
+        elif field == b"retry" and value.isdigit():
+            self._retry = int(value)
+        # unknown fields are ignored
 
     def close(self) -> list[Event]:
         """End of stream: an event without its terminating blank line is discarded (WHATWG)."""
-        self._buf = b""
-        self._skip_lf = False
+        self._partial = []
+        self._partial_len = 0
+        self._cr = False
         self._data = []
+        self._data_len = 0
         self._has_data = False
-        self._event = ""
+        self._event = b""
         return []
-
-    def _line(self, raw: bytes) -> Event | None:
-        line = raw.decode("utf-8", errors="replace")
-        if self._first_line:
-            self._first_line = False
-            if line.startswith(_BOM):
-                line = line[1:]
-        if not line:
-            return self._dispatch()
-        if line[0] == ":":
-            return None
-        field, sep, value = line.partition(":")
-        if sep and value[:1] == " ":
-            value = value[1:]
-        if field == "data":
-            self._data.append(value)
-            self._has_data = True
-        elif field == "event":
-            self._event = value
-        elif field == "id" and "\0" not in value:
-            self._last_id = value
-        elif field == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
-        return None  # unknown fields are ignored
-
-    def _dispatch(self) -> Event | None:
-        if not self._has_data:
-            self._event = ""
-            return None
-        event = Event(self._event or "message", "\n".join(self._data), self._last_id, self._retry)
-        self._data = []
-        self._has_data = False
-        self._event = ""
-        return event
 
 
 def iter_events(chunks: Iterable[bytes]) -> Iterator[Event]:

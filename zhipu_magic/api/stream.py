@@ -13,6 +13,7 @@ byte was read (the retry loop is the transport's).
 from __future__ import annotations
 
 import json as jsonlib
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -21,6 +22,8 @@ from typing import Any
 import requests
 
 from .answer import Answer
+from .body import live_reader, past_deadline, too_large
+from .config import MAX_STREAM
 from .errors import (
     APITimeoutError,
     GLMError,
@@ -28,12 +31,14 @@ from .errors import (
     StreamError,
     error_from_error_object,
 )
-from .sse import Event, SSEDecoder
+from .sse import LineTooLongError, SSEDecoder
 from .text import truncate
 from .wire import MAX_ERROR_BODY, READ_ERRORS, errno_text, is_timeout
 
 DRAIN_TIMEOUT = 0.5  # seconds to wait for the end of a stream after [DONE]
 _BAD = object()  # "not JSON": a sentinel, so the error is raised outside the ``except``
+_SCAN = jsonlib.JSONDecoder().scan_once  # json.loads without its per-call checks (the fast path)
+_JSON_SPACE = " \t\n\r"
 
 
 class ChatStream:
@@ -52,13 +57,19 @@ class ChatStream:
         scrub: Callable[[str], str] | None = None,
         attempts: int = 1,
         into: Answer | None = None,
+        end: float | None = None,
+        deadline: float | None = None,
+        max_bytes: int = MAX_STREAM,
     ) -> None:
         self._response: requests.Response | None = response
-        self._raw = response.iter_content(chunk_size=None)  # each network read, never re-buffered
+        self._read = live_reader(response)  # whatever has arrived, never waiting to fill a buffer
         self._decoder = SSEDecoder()
         self._queue: deque[dict[str, Any]] = deque()
         self._scrub = scrub or (lambda s: s)
         self._done = False
+        self._end, self._deadline = end, deadline  # monotonic end of the total budget, and its size
+        self._left = max_bytes  # bytes this stream may still send (an endless body stops here)
+        self._max_bytes = max_bytes
         self.answer = into if into is not None else Answer(model)
         if into is not None and model and not into.model:
             into.model = model
@@ -114,29 +125,70 @@ class ChatStream:
 
     def _pull(self) -> None:
         failure: GLMError | None = None
-        raw: bytes | None = None
+        raw = b""
         try:
-            raw = next(self._raw)
-        except StopIteration:
-            raw = None
+            raw = self._read()
         except READ_ERRORS as exc:
             failure = self._transport_failure(exc)
         except BaseException:  # KeyboardInterrupt while the read is blocked: close, then propagate
             self.interrupted = True
             self.close()
             raise
+        if failure is None and raw:
+            failure = self._over_budget(len(raw))
         if failure is not None:  # raised here, outside the except: no requests object in the chain
             self.close()
             raise failure
         try:
-            if raw is None:
+            if not raw:
                 self._eof()
                 return
-            for event in self._decoder.feed(raw):
-                self._event(event)
+            self._events(self._decoder.feed_raw(raw))
+        except LineTooLongError:
+            failure = too_large("a line or event of the stream", self._decoder.max_line)
         except BaseException:
             self.close()
             raise
+        if failure is not None:
+            failure.partial = self.text
+            self.close()
+            raise failure
+
+    def _over_budget(self, size: int) -> GLMError | None:
+        """The total budget: bytes (a body that never ends) and time (a server that trickles)."""
+        self._left -= size
+        failure: GLMError | None = None
+        if self._left < 0:
+            failure = too_large("the event stream", self._max_bytes)
+        elif self._end is not None and time.monotonic() > self._end:
+            failure = past_deadline(self._deadline, f"while streaming ({len(self.text)} characters received)")
+        if failure is not None:
+            failure.partial = self.text
+        return failure
+
+    def _events(self, events: list[tuple[bytes, bytes, Any, Any]]) -> None:
+        """The hot path: a ``message`` whose data is one JSON object with ``choices`` is parsed with
+        the scanner directly and handed on; anything else goes through :meth:`_event`."""
+        add, push = self.answer.add_chunk, self._queue.append
+        for name, data, _id, _retry in events:
+            if self._done:
+                return
+            if not name and data[:1] == b"{":
+                text = data.decode("utf-8", "replace")
+                try:
+                    obj, end = _SCAN(text, 0)
+                except (StopIteration, ValueError, RecursionError):
+                    obj, end = None, 0
+                if (
+                    type(obj) is dict
+                    and type(obj.get("choices")) is list
+                    and not obj.get("error")
+                    and (end == len(text) or not text[end:].strip(_JSON_SPACE))
+                ):
+                    add(obj)
+                    push(obj)
+                    continue
+            self._event(name.decode("utf-8", "replace") or "message", data.decode("utf-8", "replace"))
 
     def _transport_failure(self, exc: BaseException) -> GLMError:
         got = f"{len(self.text)} characters received"
@@ -159,30 +211,28 @@ class ChatStream:
             )
         self._done = True
 
-    def _event(self, event: Event) -> None:
-        if self._done:
-            return
-        data = event.data
+    def _event(self, name: str, data: str) -> None:
         if data.strip().startswith("[DONE]"):
             self._done = True
             return
         try:
             obj = jsonlib.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested past what the parser can take
             obj = _BAD
         if obj is _BAD:
             raise StreamError(
-                self._scrub(f"non-JSON data in the stream: {truncate(data, 120)!r}"), partial=self.text
+                truncate(f"non-JSON data in the stream: {self._scrub(data)!r}", 160), partial=self.text
             )
-        if event.event == "error" or (isinstance(obj, Mapping) and obj.get("error")):
+        if name == "error" or (isinstance(obj, Mapping) and obj.get("error")):
             err_obj = obj.get("error", obj) if isinstance(obj, Mapping) else obj
             request_id = obj.get("request_id") if isinstance(obj, Mapping) else None
-            err = error_from_error_object(err_obj, request_id=request_id, cls=StreamError, partial=self.text)
-            err.message = self._scrub(err.message)
+            err = error_from_error_object(
+                err_obj, request_id=request_id, cls=StreamError, partial=self.text, scrub=self._scrub
+            )
             raise err
         if not isinstance(obj, Mapping) or not isinstance(obj.get("choices"), list):
             raise StreamError(
-                self._scrub(f"a stream chunk without 'choices': {truncate(data, 120)!r}"), partial=self.text
+                truncate(f"a stream chunk without 'choices': {self._scrub(data)!r}", 160), partial=self.text
             )
         self.answer.add_chunk(obj)  # type: ignore[arg-type]
         self._queue.append(obj)  # type: ignore[arg-type]
@@ -228,10 +278,11 @@ class ChatStream:
         try:
             sock.settimeout(DRAIN_TIMEOUT)
             left = MAX_ERROR_BODY
-            for piece in self._raw:
-                left -= len(piece)
-                if left <= 0:
+            while left > 0:
+                piece = self._read()
+                if not piece:
                     break
+                left -= len(piece)
         except Exception:  # a server that lingers after [DONE] just gets its connection closed
             pass
 

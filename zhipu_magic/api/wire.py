@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import re
 
 import requests
@@ -9,7 +10,12 @@ import urllib3.exceptions
 
 MAX_ERROR_BODY = 64 * 1024  # bytes of an error body worth reading (and of a stream's tail to drain)
 # What reading a response body can raise once the request was sent.
-READ_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+READ_ERRORS = (
+    requests.exceptions.RequestException,
+    urllib3.exceptions.HTTPError,
+    OSError,
+    http.client.HTTPException,
+)
 
 
 def errno_text(exc: BaseException) -> str:
@@ -25,7 +31,7 @@ def errno_text(exc: BaseException) -> str:
 
 
 def is_timeout(exc: BaseException) -> bool:
-    if isinstance(exc, requests.exceptions.Timeout):
+    if isinstance(exc, (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
         return True
     args = getattr(exc, "args", ())
     return bool(args) and isinstance(args[0], (urllib3.exceptions.ReadTimeoutError, TimeoutError))
