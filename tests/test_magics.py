@@ -699,3 +699,80 @@ def test_thinking_in_content_is_counted_as_reasoning(ip, api):
     ip.run_line_magic("glm", "usage")
     row = [ln for ln in ip.rec.calls[-1]["data"]["text/plain"].splitlines() if ln.startswith("glm-z1")][0]
     assert int(row.split()[4]) == reply.reasoning_tokens()[0] > 0
+
+
+# -- messages and sharp edges (issue 10 items 11, 12; issue 11 settings and names) -----------------
+def test_undefined_names_and_big_values_are_noted(ip, api):
+    ip.user_ns["big"] = list(range(20_000))
+    run(ip, "", "Summarise {big} with learning rate {lr}")
+    sent = bodies(api)[-1]["messages"][-1]["content"]
+    assert "{lr}" in sent and len(sent) < 25_000 and "[... cut:" in sent
+    shown = ip.rec.final()[-1]["text/plain"]
+    assert "{lr} is not defined, so sent as typed" in shown
+    size = len(str(ip.user_ns["big"]))
+    assert f"{{big}} is {size:,} characters (~{(size + 3) // 4:,} tokens): sent its first 20,000" in shown
+    ip.user_ns.pop("big")
+
+
+def test_in_n_gives_the_text_as_typed(ip, api):
+    ip.run_cell("%%glm --dry-run\necho: first", store_history=True)
+    n = ip.execution_count - 1
+    ip.run_cell(f"%%glm --dry-run\nWhat did I ask? {{In[{n}]}}", store_history=True)
+    body = json.loads(ip.rec.calls[-1]["data"]["text/plain"].partition("\n")[2])
+    assert body["messages"][-1]["content"] == "What did I ask? %%glm --dry-run\necho: first"
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("glm What is 2+2?", "to ask a model, put %%glm alone on the first line"),
+        ("glm modles", "did you mean %glm models?"),
+        ("glm reset nosuch", "no conversation 'nosuch'"),
+        ("glm config temperature=5", "temperature must be in [0, 1], got 5.0"),
+        ("glm config timeout=inf", "timeout must be between"),
+        ("glm config timeout=1e308", "timeout must be between"),
+        ("glm config max_tokens=100000000000", "max_tokens must be between"),
+    ],
+)
+def test_line_mistakes_say_what_to_do(ip, line, expected):
+    with pytest.raises(UsageError) as info:
+        ip.run_line_magic(*line.split(" ", 1))
+    assert expected in str(info.value)
+    assert "temperature: temperature" not in str(info.value)
+
+
+def test_misspelt_option_suggests_the_right_one(ip, api):
+    with pytest.raises(UsageError, match="unknown option --temprature: did you mean --temperature"):
+        run(ip, "--temprature 0.2", "hi")
+    assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    "name", ["__builtins__", "In", "Out", "_", "_ih", "_i3", "_12", "class", "get_ipython"]
+)
+def test_output_names_that_belong_to_ipython_are_refused(ip, api, name):
+    with pytest.raises(UsageError, match="-o"):
+        run(ip, f"-o {name}", "hi")
+    assert api.requests == []
+    assert ip.run_cell("1 + 1").success  # the next cell still works
+
+
+def test_unknown_model_in_config_is_noted(ip):
+    ip.run_line_magic("glm", "config model=glm-9000")
+    assert any("'glm-9000' is not in the model list" in c["data"]["text/plain"] for c in ip.rec.calls)
+    ip.run_line_magic("glm", "config model=glm-4-flash")
+
+
+def test_think_on_a_model_without_thinking_is_said(ip, api):
+    run(ip, "-m glm-4-flash --think", "hi")
+    assert "glm-4-flash has no thinking mode, so --think has no effect" in ip.rec.final()[-1]["text/plain"]
+    run(ip, "-m glm-4.5-flash --think", "hi")
+    assert "no thinking mode" not in ip.rec.final()[-1]["text/plain"]
+
+
+def test_invalid_json_answer_binds_the_text_and_fails_in_one_line(ip, api, capsys):
+    result = ip.run_cell("%%glm --json -o y\nA list of fruits as JSON [[fault:length]]")  # cut halfway
+    assert type(result.error_in_exec).__name__ == "AnswerNotJSON"
+    assert ip.user_ns["y"] == ip.user_ns["_glm"].text != ""
+    shown = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    assert len(shown) == 1 and "not valid JSON" in shown[0] and "y holds the text" in shown[0]

@@ -118,7 +118,9 @@ def check_python_client(nb, mode: str) -> None:
     texts = [_text(c) for c in _code_cells(nb)]
     assert any("CompletionMessage(" in t and "content='" in t for t in texts)
     assert any("task_status='PROCESSING'" in t and "task_status='SUCCESS'" in t for t in texts)
-    assert any(t.count("ChoiceDelta(") > 10 for t in texts)
+    streamed = [t for t in texts if "One chunk, to show its shape:" in t]
+    assert len(streamed) == 1 and streamed[0].count("ChoiceDelta(") == 1  # the text, then one chunk
+    assert len(streamed[0].partition("One chunk")[0].strip()) > 50 and "ChatCompletionChunk(" in streamed[0]
     assert any(re.search(r"^SUCCESS ", t, re.M) for t in texts)  # GLMClient submit + result
     assert any("finish: stop usage: {" in t for t in texts)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _HISTORY = r"(?:In|Out)\[-?\d+\]"
@@ -64,10 +64,21 @@ def _is_tex_argument(text: str, start: int) -> bool:
     return False
 
 
-def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
-    """Replace ``{name}``, ``{In[n]}``, ``{Out[n]}`` with their values; see the module docstring."""
+class Filled(NamedTuple):
+    """A prompt after substitution, and what the user should hear about it."""
+
+    text: str
+    missing: list[str]  # placeholders whose name is not defined (sent as typed)
+    cut: list[tuple[str, int]]  # (placeholder, full length) of values cut to the limit
+
+
+def fill(text: str, namespace: Mapping[str, Any], *, limit: int | None = None) -> Filled:
+    """Replace ``{name}``, ``{In[n]}``, ``{Out[n]}`` with their values, each cut to ``limit``
+    characters with a marker; see the module docstring."""
+    missing: list[str] = []
+    cut: list[tuple[str, int]] = []
     if "{" not in text:
-        return text
+        return Filled(text, missing, cut)
 
     def replace(match: re.Match[str]) -> str:
         escaped = match.group(1)
@@ -78,7 +89,38 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
             return match.group(0)  # a TeX argument such as \frac{a}{b} or x^{n}, not a placeholder
         value = lookup(match.group(2), namespace)
         if value is _MISSING:
+            if match.group(0) not in missing:
+                missing.append(match.group(0))
             return match.group(0)
-        return value if isinstance(value, str) else str(value)
+        shown = value if isinstance(value, str) else str(value)
+        if limit is not None and len(shown) > limit:
+            cut.append((match.group(0), len(shown)))
+            shown = shown[:limit] + f"\n[... cut: {len(shown) - limit:,} more characters]"
+        return shown
 
-    return _PATTERN.sub(replace, text)
+    return Filled(_PATTERN.sub(replace, text), missing, cut)
+
+
+def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
+    """:func:`fill` without a limit, for callers that only want the text."""
+    return fill(text, namespace).text
+
+
+def notes(filled: Filled, limit: int | None) -> list[str]:
+    """One line for the undefined names and one per cut value, to show above the answer."""
+    out = []
+    if filled.missing:
+        names = ", ".join(filled.missing[:5]) + (" ..." if len(filled.missing) > 5 else "")
+        verb = "is" if len(filled.missing) == 1 else "are"
+        out.append(f"note: {names} {verb} not defined, so sent as typed")
+    for placeholder, length in filled.cut:
+        out.append(
+            f"note: {placeholder} is {length:,} characters (~{estimate_tokens(length):,} tokens): "
+            f"sent its first {limit:,} (GLMMagics.value_limit)"
+        )
+    return out
+
+
+def estimate_tokens(chars: int) -> int:
+    """A rough token count for a text of ``chars`` characters (about four to a token)."""
+    return (chars + 3) // 4

@@ -9,6 +9,8 @@ answer even if the display fails; an interrupt or error re-raises after the part
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Mapping
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -17,8 +19,10 @@ from IPython.utils.process import arg_split
 from ..api import calls
 from ..api.calls import Request
 from ..api.config import resolve_base_url
+from ..api.models import get_model
 from ..core.conversation import conversations
-from ..core.interpolate import interpolate
+from ..core.interpolate import fill
+from ..core.interpolate import notes as fill_notes
 from ..core.reply import Reply
 from . import hints, render
 from .options import parse_cell_line, request_params
@@ -27,16 +31,14 @@ from .options import parse_cell_line, request_params
 def run(magics: Any, line: str, cell: str) -> None:
     """Everything ``%%glm LINE`` does with ``cell``."""
     args = parse_cell_line(magics.glm.parser, arg_split(line, posix=True, strict=False))
-    prompt = cell.strip()
-    if not prompt:
-        raise UsageError("the cell is empty: write the message below %%glm")
-    if magics.interpolate:
-        prompt = interpolate(prompt, magics.shell.user_ns if magics.shell else {})
+    prompt, notes = _prompt(magics, cell)
     model = args.model or magics.model
     conv = conversations.get(args.chat) if args.chat else None
     cell_id = magics.current_cell_id() if conv is not None else None
     messages = _messages(magics, args, conv, cell_id, prompt)
-    request = build_request(magics, args, prompt, model, messages)
+    request = build_request(magics, args, prompt, model, messages, notes)
+    if notes and (args.dry_run or args.async_):
+        render.show(render.text_bundle("\n".join(notes)))
     if args.dry_run:
         show_dry_run(magics, request)
         return
@@ -44,18 +46,49 @@ def run(magics: Any, line: str, cell: str) -> None:
     if args.async_:
         _submit(magics, client, request, messages, prompt=prompt, local=local, args=args)
         return
-    reply = _answer(magics, client, request, model, messages, local=local, json_mode=bool(args.json))
+    notice = "\n".join(filter(None, [magics.local_notice(local), *notes])) or None
+    reply = _answer(magics, client, request, model, messages, local=local, json_mode=args.json, notice=notice)
     if conv is not None:
         if args.system is not None:
             conv.system = args.system
         conv.add_turn(prompt, reply.text, cell_id, reasoning=reply.reasoning)
+    _bind_output(magics, reply, args)
+
+
+def _prompt(magics: Any, cell: str) -> tuple[str, list[str]]:
+    """The cell's text with ``{name}`` filled in (values capped), and the notes about it."""
+    prompt = cell.strip()
+    if not prompt:
+        raise UsageError("the cell is empty: write the message below %%glm")
+    if not magics.interpolate:
+        return prompt, []
+    limit = magics.value_limit
+    filled = fill(prompt, _namespace(magics.shell), limit=limit)
+    return filled.text, fill_notes(filled, limit)
+
+
+def _namespace(shell: Any) -> Mapping[str, Any]:
+    """The user's names, with ``In`` as typed (``%%glm`` cells, not their Python translation)."""
+    if shell is None:
+        return {}
+    raw = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    return ChainMap({"In": raw}, shell.user_ns) if raw is not None else shell.user_ns
+
+
+def _bind_output(magics: Any, reply: Reply, args: Any) -> None:
+    """``-o NAME``: the text, or the parsed object with ``--json``; an answer that is not JSON still
+    binds its text, then fails the cell in one line (later cells expect an object)."""
+    value: Any = reply.text
+    problem = None
     if args.json:
         try:
-            reply.parse_json()
+            value = reply.parse_json()
         except ValueError as err:
-            raise UsageError(f"the answer is not valid JSON ({err}); the text is in _glm.text") from None
+            problem = f"the answer is not valid JSON ({err}); {args.output or '_glm.text'} holds the text"
     if args.output:
-        magics.bind(args.output, reply.parsed if args.json else reply.text)
+        magics.bind(args.output, value)
+    if problem:
+        raise hints.AnswerNotJSON(problem)
 
 
 def _messages(magics: Any, args: Any, conv: Any, cell_id: str | None, prompt: str) -> list[dict[str, Any]]:
@@ -68,9 +101,14 @@ def _messages(magics: Any, args: Any, conv: Any, cell_id: str | None, prompt: st
     return messages
 
 
-def build_request(magics: Any, args: Any, prompt: str, model: str, messages: list[dict[str, Any]]) -> Request:
+def build_request(
+    magics: Any, args: Any, prompt: str, model: str, messages: list[dict[str, Any]], notes: list[str]
+) -> Request:
     """The one request this cell makes (what ``--dry-run`` shows and what is sent)."""
     params = request_params(args, magics)
+    info = get_model(model)
+    if args.think and info is not None and info.thinking == "no":
+        notes.append(f"note: {model} has no thinking mode, so --think has no effect (%glm models thinking)")
     if args.video:
         return calls.task("video", prompt, model=args.model)
     if args.async_:
@@ -109,12 +147,20 @@ def _submit(
 
 
 def _answer(
-    magics: Any, client: Any, request: Request, model: str, messages: list, *, local: bool, json_mode: bool
+    magics: Any,
+    client: Any,
+    request: Request,
+    model: str,
+    messages: list,
+    *,
+    local: bool,
+    json_mode: bool,
+    notice: str | None,
 ) -> Reply:
     """Stream (or call) into one live output; the partial is kept and shown on any failure."""
     reply = Reply(model, messages, local=local)
     reply.json_mode = json_mode
-    live = render.LiveDisplay(min_interval=magics.min_interval, notice=magics.local_notice(local))
+    live = render.LiveDisplay(min_interval=magics.min_interval, notice=notice)
     live.start(model, reply)
     try:
         if request.stream:

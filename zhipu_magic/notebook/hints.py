@@ -59,3 +59,10 @@ def quiet_interrupt(exc: BaseException, line: str) -> BaseException:
     """
     exc._render_traceback_ = lambda: [f"KeyboardInterrupt: {line}"]  # type: ignore[attr-defined]
     return exc
+
+
+class AnswerNotJSON(ValueError):
+    """``--json`` got an answer that does not parse; shown as one line (the text is kept)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]

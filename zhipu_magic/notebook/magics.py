@@ -10,6 +10,7 @@ trait (``%config`` would print it). Errors from the API reach the cell with note
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +23,13 @@ from ..api.config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secre
 from ..api.errors import GLMError
 from ..core.backend import backend
 from . import commands, hints
-from .options import cell_options
+from .options import cell_options, check_output_name
 
 if TYPE_CHECKING:
     from ..core.reply import Reply
+
+MAX_TIMEOUT = 3600.0  # seconds without a byte: beyond an hour a connection is dead, not slow
+MAX_TOKENS = 1_000_000  # far above any model's output limit; the API checks the model's own
 
 LOCAL_NOTICE = (
     "No API key set: answering from the built-in local server (offline demo). "
@@ -62,6 +66,9 @@ class GLMMagics(Magics):
     timeout = Float(
         DEFAULT_TIMEOUT[1], help="Seconds without a byte from the server before a request gives up."
     ).tag(config=True)
+    value_limit = Int(
+        20_000, help="Characters of one {name} value sent at most; longer values are cut, with a note."
+    ).tag(config=True)
     min_interval = Float(0.1, help="Seconds between live display updates (at most ~10 a second).").tag(
         config=True
     )
@@ -89,16 +96,20 @@ class GLMMagics(Magics):
 
     @validate("timeout")
     def _check_timeout(self, proposal: Any) -> Any:
-        if not proposal["value"] > 0:
-            raise TraitError(f"timeout must be positive, got {proposal['value']}")
-        return proposal["value"]
+        return _within("timeout", proposal["value"], 0.001, MAX_TIMEOUT, unit=" s")
+
+    @validate("min_interval")
+    def _check_min_interval(self, proposal: Any) -> Any:
+        return _within("min_interval", proposal["value"], 0.0, 60.0, unit=" s")
+
+    @validate("value_limit")
+    def _check_value_limit(self, proposal: Any) -> Any:
+        return _within("value_limit", proposal["value"], 100, 10_000_000, unit=" characters")
 
     @validate("max_tokens")
     def _check_max_tokens(self, proposal: Any) -> Any:
         value = proposal["value"]
-        if value is not None and value < 1:
-            raise TraitError(f"max_tokens must be at least 1, got {value}")
-        return value
+        return value if value is None else _within("max_tokens", value, 1, MAX_TOKENS)
 
     # -- the magic ---------------------------------------------------------------------------
     @magic_arguments("%glm")  # the usage line then reads "%%glm [-m MODEL] ..."
@@ -140,12 +151,7 @@ class GLMMagics(Magics):
         if self.shell is not None:
             self.shell.user_ns[name] = value
 
-    @staticmethod
-    def checked_name(name: str | None) -> str | None:
-        """``-o NAME`` must be a Python variable name."""
-        if name is not None and not name.isidentifier():
-            raise UsageError("-o needs a Python variable name")
-        return name
+    checked_name = staticmethod(check_output_name)
 
     def local_notice(self, local: bool) -> str | None:
         """The one-time note that the local server is answering (first local answer only)."""
@@ -193,6 +199,13 @@ class GLMMagics(Magics):
 
     def _post_run_cell(self, result: Any) -> None:
         self._cell_id = None
+
+
+def _within(name: str, value: float, low: float, high: float, unit: str = "") -> Any:
+    """A number setting inside its sane range (``inf``, ``nan`` and ``1e308`` are not)."""
+    if not (math.isfinite(value) and low <= value <= high):
+        raise TraitError(f"{name} must be between {low:g} and {high:g}{unit}, got {value}")
+    return value
 
 
 def _count(value: Any) -> int:

@@ -7,6 +7,9 @@ never echoes what was typed.
 
 from __future__ import annotations
 
+import difflib
+import keyword
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,21 +67,48 @@ def parse_cell_line(parser: Any, argv: list[str]) -> Any:
     refuse_keys(argv)
     args, extra = parser.parse_known_args(argv)
     if extra:
-        # Name the first unknown option but never echo values: they may be secrets.
-        options = [tok.split("=", 1)[0] for tok in extra if tok.startswith("-")]
-        what = f"unknown option {options[0]}" if options else "unexpected argument"
-        raise UsageError(f"{what} (options: %%glm?)")
+        raise UsageError(_unknown(parser, extra))
     _in_range("temperature", args.temperature, low_open=False)
     _in_range("top-p", args.top_p, low_open=True)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError(f"max-tokens must be at least 1, got {args.max_tokens}")
-    if args.output is not None and not args.output.isidentifier():
-        raise UsageError("-o needs a Python variable name")
+    check_output_name(args.output)
     if args.wait or args.video:
         args.async_ = True  # both are async tasks underneath
     if args.async_ and args.no_stream:
         raise UsageError("--async and --no-stream do not go together")
     return args
+
+
+def _unknown(parser: Any, extra: list[str]) -> str:
+    """Name the first unknown option (and the option it probably meant), never the values: they
+    may be secrets."""
+    options = [tok.split("=", 1)[0] for tok in extra if tok.startswith("-")]
+    if not options:
+        return "unexpected argument (the prompt goes below %%glm, in the cell; options: %%glm?)"
+    known = [flag for action in parser._actions for flag in action.option_strings]
+    close = difflib.get_close_matches(options[0], known, n=1, cutoff=0.75)
+    meant = f": did you mean {close[0]}?" if close else ""
+    return f"unknown option {options[0][:40]}{meant} (options: %%glm?)"
+
+
+#: Names ``-o`` must not take: IPython's own (rebinding them breaks the next cell) and ``_glm``.
+RESERVED_NAMES = frozenset(
+    {"In", "Out", "_", "__", "___", "_i", "_ii", "_iii", "_ih", "_oh", "_dh", "_glm",
+     "exit", "quit", "get_ipython", "display"}
+)  # fmt: skip
+
+
+def check_output_name(name: str | None) -> str | None:
+    """``-o NAME``: a plain variable name that is not a keyword or one of IPython's own names."""
+    if name is None:
+        return None
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError("-o needs a Python variable name")
+    reserved = name in RESERVED_NAMES or (name.startswith("__") and name.endswith("__"))
+    if reserved or re.fullmatch(r"_i{0,3}\d+|_\d+", name):
+        raise UsageError(f"-o {name}: that name belongs to IPython; pick another, e.g. -o answer")
+    return name
 
 
 def _in_range(name: str, value: float | None, *, low_open: bool) -> None:

@@ -26,6 +26,9 @@ def history(magics: Any, args: Any) -> None:
 @command("reset", "clear a conversation (all of them without NAME)", arg("name", nargs="?", metavar="NAME"))
 def reset(magics: Any, args: Any) -> None:
     if args.name:
+        if args.name not in conversations:
+            have = ", ".join(conversations.names()) or "none"
+            raise UsageError(f"no conversation {args.name[:40]!r}; have: {have}")
         conversations.reset(args.name)
         render.show(render.text_bundle(f"Conversation {args.name!r} cleared."))
     else:

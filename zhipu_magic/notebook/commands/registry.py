@@ -10,6 +10,7 @@ arguments.
 from __future__ import annotations
 
 import argparse
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,7 +80,12 @@ def dispatch(magics: Any, line: str) -> None:
     name, rest = (argv[0].lower(), argv[1:]) if argv else ("help", [])
     found = COMMANDS.get(name)
     if found is None:
-        raise UsageError(f"unknown subcommand {name[:40]!r}: try %glm help (a prompt needs %%glm)")
+        close = difflib.get_close_matches(name, COMMANDS, n=1, cutoff=0.7)
+        meant = f"did you mean %glm {close[0]}? " if close else ""
+        raise UsageError(
+            f"unknown subcommand {name[:40]!r}: {meant}(%glm help lists them); "
+            "to ask a model, put %%glm alone on the first line of a cell and the prompt below it"
+        )
     found.run(magics, _parse(found, rest))
 
 

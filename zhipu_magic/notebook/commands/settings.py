@@ -49,7 +49,13 @@ def _set(magics: Any, names: list[str], item: str) -> None:
         parsed = None if trait.allow_none and text.lower() in ("none", "") else trait.from_string(text)
         setattr(magics, key, parsed)
     except (TraitError, ValueError) as err:
-        raise UsageError(f"{key}: {err}") from None
+        problem = " ".join(str(err).split())
+        raise UsageError(problem if problem.startswith(key) else f"{key}: {problem}") from None
+    from ...api.models import get_model
+
+    if key == "model" and parsed and get_model(parsed) is None:
+        note = f"note: {parsed!r} is not in the model list (%glm models); kept, the API will say if it exists"
+        render.show(render.text_bundle(note))
 
 
 @command(
