@@ -12,7 +12,15 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
-from ..api.config import BASE_URL_ENV_VAR, DEFAULT_TIMEOUT, KEY_ENV_VARS, Secret, resolve_api_key
+from ..api.config import (
+    BASE_URL_ENV_VAR,
+    DEFAULT_DEADLINE,
+    DEFAULT_TIMEOUT,
+    KEY_ENV_VARS,
+    Secret,
+    redact_url,
+    resolve_api_key,
+)
 from ..api.errors import MissingKeyError
 
 if TYPE_CHECKING:  # the client (and requests) load on first use, not with %load_ext
@@ -25,7 +33,7 @@ class Backend:
     def __init__(self) -> None:
         self.session_key: Secret | None = None
         self._client: GLMClient | None = None
-        self._ident: tuple[str, Secret, float] | None = None
+        self._ident: tuple[str, Secret, float, float | None] | None = None
         self._lock = threading.Lock()
 
     def key(self) -> Secret | None:
@@ -45,26 +53,32 @@ class Backend:
         return value.strip().rstrip("/") or None
 
     def client(
-        self, base_url: str | None = None, *, timeout: float = DEFAULT_TIMEOUT[1]
+        self,
+        base_url: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT[1],
+        deadline: float | None = DEFAULT_DEADLINE,
     ) -> tuple[GLMClient, bool]:
         """``(client, local)``; ``local`` is True when the built-in server answers."""
         key, base, local = self.key(), self.base_url(base_url), False
         if key is None:
             if base is not None:
-                raise MissingKeyError(
-                    f"no API key for {base}: set ZHIPUAI_API_KEY or run %glm login; nothing was sent", hint=""
-                )
+                where = redact_url(base)
+                message = f"no API key for {where}: set ZHIPUAI_API_KEY or run %glm login; nothing was sent"
+                raise MissingKeyError(message, hint="")
             from ..server import start_local_server
 
             base, key, local = start_local_server().base_url, Secret("local"), True
         from ..api.client import GLMClient
 
-        ident = (base or "", key, timeout)
+        ident = (base or "", key, timeout, deadline)
         with self._lock:
             if self._client is None or self._ident != ident:
                 if self._client is not None:
                     self._client.close()
-                self._client = GLMClient(api_key=key, base_url=base, timeout=(DEFAULT_TIMEOUT[0], timeout))
+                self._client = GLMClient(
+                    api_key=key, base_url=base, timeout=(DEFAULT_TIMEOUT[0], timeout), deadline=deadline
+                )
                 self._ident = ident
             return self._client, local
 

@@ -19,7 +19,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import kwds, magic_arguments
 from traitlets import Bool, Float, Int, TraitError, Unicode, validate
 
-from ..api.config import BASE_URL_ENV_VAR, DEFAULT_MODEL, DEFAULT_TIMEOUT, Secret
+from ..api.config import (
+    BASE_URL_ENV_VAR,
+    DEFAULT_DEADLINE,
+    DEFAULT_MODEL,
+    DEFAULT_TIMEOUT,
+    Secret,
+    redact_url,
+)
 from ..api.errors import GLMError
 from ..core.backend import backend
 from . import commands, hints
@@ -69,6 +76,11 @@ class GLMMagics(Magics):
     value_limit = Int(
         20_000, help="Characters of one {name} value sent at most; longer values are cut, with a note."
     ).tag(config=True)
+    deadline = Float(
+        DEFAULT_DEADLINE,
+        allow_none=True,
+        help="Seconds a whole call may take, retries and a trickling stream included (None: no limit).",
+    ).tag(config=True)
     min_interval = Float(0.1, help="Seconds between live display updates (at most ~10 a second).").tag(
         config=True
     )
@@ -97,6 +109,11 @@ class GLMMagics(Magics):
     @validate("timeout")
     def _check_timeout(self, proposal: Any) -> Any:
         return _within("timeout", proposal["value"], 0.001, MAX_TIMEOUT, unit=" s")
+
+    @validate("deadline")
+    def _check_deadline(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        return value if value is None else _within("deadline", value, 1.0, 7 * 86400.0, unit=" s")
 
     @validate("min_interval")
     def _check_min_interval(self, proposal: Any) -> Any:
@@ -138,13 +155,15 @@ class GLMMagics(Magics):
     # -- what the cell flow and the subcommands use ---------------------------------------------
     def connect(self) -> tuple[Any, bool]:
         """``(client, local)``: a key -> the configured API; no key and no base URL -> local server."""
-        return backend.client(self.base_url, timeout=self.timeout)
+        return backend.client(self.base_url, timeout=self.timeout, deadline=self.deadline)
 
     def key(self) -> Secret | None:
         return backend.key()
 
     def configured_base_url(self) -> str | None:
-        return backend.base_url(self.base_url)
+        """The configured base URL as it may be shown: never with ``user:pass@``."""
+        base = backend.base_url(self.base_url)
+        return redact_url(base) if base else None
 
     def bind(self, name: str, value: Any) -> None:
         """Set a variable in the user's namespace (``_glm``, ``-o NAME``)."""
