@@ -1,12 +1,15 @@
 """Run a notebook top to bottom in a real kernel and print what a reader would see.
 
 Used by ``scripts/quickstart.sh`` and the notebook tests. With no API key in the environment the
-magics answer from zhipu_magic's built-in local server, so this needs no network.
+magics answer from zhipu_magic's built-in local server, so this needs no network. The kernel gets
+``ZHIPU_MAGIC_LOCAL_DIRECTIVES=1`` (unless ``--no-directives``): that server ignores ``[[fault:...]]``
+and the other directives unless asked, and the tutorials demonstrate them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -32,8 +35,14 @@ def plain_outputs(cell: nbformat.NotebookNode) -> list[str]:
     return texts
 
 
-def execute(path: Path, *, timeout: int = 180, save: Path | None = None) -> nbformat.NotebookNode:
-    """Execute ``path`` in a fresh python3 kernel whose working directory is the notebook's folder."""
+DIRECTIVES_ENV = "ZHIPU_MAGIC_LOCAL_DIRECTIVES"  # zhipu_magic.server.app.DIRECTIVES_ENV
+
+
+def execute(
+    path: Path, *, timeout: int = 180, save: Path | None = None, directives: bool = True
+) -> nbformat.NotebookNode:
+    """Execute ``path`` in a fresh python3 kernel whose working directory is the notebook's folder;
+    ``directives``: the built-in server obeys the ``[[...]]`` directives the tutorials demonstrate."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -42,7 +51,10 @@ def execute(path: Path, *, timeout: int = 180, save: Path | None = None) -> nbfo
         extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its TCP-on-loopback warning
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    env = dict(os.environ)
+    if directives:
+        env[DIRECTIVES_ENV] = "1"
+    client.execute(env=env)
     if save is not None:
         nbformat.write(nb, save)
     return nb
@@ -53,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--save", type=Path, help="write the executed notebook here")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument(
+        "--no-directives", action="store_true", help="the local server ignores [[fault:...]] directives"
+    )
     args = parser.parse_args(argv)
     try:
-        nb = execute(args.notebook, save=args.save)
+        nb = execute(args.notebook, save=args.save, directives=not args.no_directives)
     except CellExecutionError as err:
         print(f"{args.notebook}: a cell failed:\n{err}", file=sys.stderr)
         return 1

@@ -31,8 +31,13 @@ class LocalServer(ServerState):
         token_rate: float = 0.0,
         task_polls: int = 1,
         poll_delay: float = 0.0,
+        *,
+        task_seconds: float | None = None,
+        directives: bool = True,
     ) -> None:
-        super().__init__(api_key, token_rate, task_polls, poll_delay)
+        super().__init__(
+            api_key, token_rate, task_polls, poll_delay, task_seconds=task_seconds, directives=directives
+        )
         self.host, self.port = host, port
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -99,14 +104,31 @@ _shared: LocalServer | None = None
 _shared_lock = threading.Lock()
 
 
+DIRECTIVES_ENV = "ZHIPU_MAGIC_LOCAL_DIRECTIVES"
+TASK_SECONDS_ENV = "ZHIPU_MAGIC_LOCAL_TASK_SECONDS"
+
+
+def directives_enabled() -> bool:
+    """Whether ``ZHIPU_MAGIC_LOCAL_DIRECTIVES`` turns directives on for the shared server."""
+    return os.environ.get(DIRECTIVES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def start_local_server() -> LocalServer:
     """The shared server the magics use when no key is configured: started once, streams at ~40 tok/s
-    (``ZHIPU_MAGIC_LOCAL_RATE`` overrides) so answers visibly arrive token by token."""
+    (``ZHIPU_MAGIC_LOCAL_RATE`` overrides) so answers visibly arrive token by token. Its tasks finish
+    ~1.5 s after submission (``ZHIPU_MAGIC_LOCAL_TASK_SECONDS``), or at the second poll if that comes
+    sooner (so a notebook run top to bottom needs no sleep).
+
+    Directives are off here: prompt text can come from untrusted data (``{page}``), and a
+    ``[[fault:...]]`` in it must not fail the user's cell. ``ZHIPU_MAGIC_LOCAL_DIRECTIVES=1`` turns them
+    on (read on every call, so ``%env`` in a notebook works before the next cell)."""
     global _shared
     with _shared_lock:
         if _shared is None or not _shared.running:
             rate = float_arg(os.environ.get("ZHIPU_MAGIC_LOCAL_RATE"), 40.0)
-            _shared = LocalServer(port=0, token_rate=rate).start()
+            seconds = max(0.0, float_arg(os.environ.get(TASK_SECONDS_ENV), 1.5))
+            _shared = LocalServer(port=0, token_rate=rate, task_polls=1, task_seconds=seconds).start()
+        _shared.directives = directives_enabled()
         return _shared
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from .answers.plan import Plan, parse_directives, plan_reply, text_of
 from .checks import Fail, check_model, validate_chat
 from .endpoints import submit_task
-from .faults import float_arg, request_faults
+from .faults import request_faults, wait_arg
 from .state import Disconnected
 from .wire import Exchange, Request, dumps, new_id, request_id_of
 
@@ -38,7 +38,7 @@ def _chat(h: Exchange, req: Request, *, async_: bool) -> None:
         raise Fail(400, "1212", f"The model {info.name} does not support this call method.")
     messages = validate_chat(body)
     last_user = next(m for m in reversed(messages) if m.get("role") == "user")
-    prompt, directives = parse_directives(text_of(last_user.get("content")))
+    prompt, directives = parse_directives(text_of(last_user.get("content")), h.state.directives)
     request_faults(h.state, directives, req.target, req.raw, h.connection)
     plan = plan_reply(info, body, messages, prompt, directives)
     rid = request_id_of(body)
@@ -136,7 +136,7 @@ class _Stream:
         """Stream faults that strike halfway; True when the stream is over."""
         d = self.d
         if d.fault("stall"):
-            self.h.state.sleep(float_arg(d.arg("stall"), 5.0), self.h.connection)
+            self.h.state.sleep(wait_arg(d.arg("stall"), 5.0), self.h.connection)
         if d.fault("drop"):
             self.h.hang_up()
             return True

@@ -75,7 +75,7 @@ def video(h: Exchange, req: Request) -> None:
         raise Fail(400, "1214", "Invalid parameter prompt: must be a string.")
     if not prompt and not body.get("image_url"):
         raise Fail(400, "1213", "The prompt parameter was not received (prompt or image_url is required).")
-    prompt, directives = parse_directives(prompt or "")
+    prompt, directives = parse_directives(prompt or "", h.state.directives)
     if len(prompt) > 512:
         raise Fail(400, "1214", "Invalid parameter prompt: at most 512 characters.")
     request_faults(h.state, directives, req.target, req.raw, h.connection)

@@ -8,9 +8,11 @@ What each fault does is documented in :mod:`zhipu_magic.server`; the stream's mi
 from __future__ import annotations
 
 import hashlib
+import math
 import socket
 from typing import TYPE_CHECKING
 
+from .answers.plan import MAX_COUNT, MAX_WAIT
 from .checks import Fail
 
 if TYPE_CHECKING:
@@ -38,7 +40,7 @@ def request_faults(state: ServerState, d: Directives, target: str, raw: bytes, c
     if unknown:
         raise Fail(400, "1214", f"Unknown directive {', '.join(unknown)} (see zhipu_magic.server docs).")
     if d.fault("slow_first"):
-        state.sleep(float_arg(d.arg("slow_first"), 1.0), conn)
+        state.sleep(wait_arg(d.arg("slow_first"), 1.0), conn)
     if d.fault("auth"):
         raise Fail(401, "1000", "Authentication failed (injected fault).")
     if d.fault("bad_param"):
@@ -58,9 +60,9 @@ def request_faults(state: ServerState, d: Directives, target: str, raw: bytes, c
     limits = {
         "rate_limit": 1,
         "rate_limit_ms": 1,
-        "server_error": int_arg(d.arg("server_error"), 1),
-        "unavailable": int_arg(d.arg("unavailable"), 1),
-        "bad_gateway": int_arg(d.arg("bad_gateway"), 10**9),
+        "server_error": count_arg(d.arg("server_error"), 1),
+        "unavailable": count_arg(d.arg("unavailable"), 1),
+        "bad_gateway": count_arg(d.arg("bad_gateway"), 10**9),  # default: every attempt
     }
     active = [n for n in limits if d.fault(n)]
     if not active:
@@ -91,8 +93,19 @@ def float_arg(value: str | None, default: float) -> float:
         return default
 
 
+def wait_arg(value: str | None, default: float) -> float:
+    """Seconds a fault waits: finite, at least 0, at most :data:`MAX_WAIT`."""
+    seconds = float_arg(value, default)
+    return min(MAX_WAIT, max(0.0, seconds)) if math.isfinite(seconds) else default
+
+
 def int_arg(value: str | None, default: int) -> int:
     try:
         return int(value) if value else default
     except ValueError:
         return default
+
+
+def count_arg(value: str | None, default: int) -> int:
+    """How many attempts a counted fault fails: the given N within [0, MAX_COUNT], else ``default``."""
+    return min(MAX_COUNT, max(0, int_arg(value, default))) if value else default

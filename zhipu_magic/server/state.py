@@ -13,7 +13,7 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 
@@ -42,17 +42,24 @@ class RequestRecord(NamedTuple):
 
 @dataclass
 class Task:
-    """An async task (chat or video): ``PROCESSING`` for ``task_polls`` polls, then ``result``."""
+    """An async task (chat or video): ``PROCESSING`` until it is done, then ``result``."""
 
     id: str
     request_id: str
     model: str
     result: dict[str, Any]
     polls: int = 0
+    created: float = field(default_factory=time.monotonic)
 
 
 class ServerState:
-    """The state request threads share, plus what tests inspect (``requests``, ``disconnects``...)."""
+    """The state request threads share, plus what tests inspect (``requests``, ``disconnects``...).
+
+    A task is done once it has answered ``task_polls`` polls with ``PROCESSING``, or once it is
+    ``task_seconds`` old (None: never by age), whichever comes first: tests count polls; the server
+    the magics start also finishes by time, so a card refreshed a while later is done at once.
+    ``directives`` off: ``[[...]]`` in a prompt is ordinary text.
+    """
 
     def __init__(
         self,
@@ -60,11 +67,16 @@ class ServerState:
         token_rate: float = 0.0,
         task_polls: int = 1,
         poll_delay: float = 0.0,
+        *,
+        task_seconds: float | None = None,
+        directives: bool = True,
     ) -> None:
         self.api_key = api_key
         self.token_rate = float(token_rate)
         self.task_polls = int(task_polls)
         self.poll_delay = float(poll_delay)
+        self.task_seconds = None if task_seconds is None else float(task_seconds)
+        self.directives = bool(directives)
         self.requests: list[RequestRecord] = []
         self.disconnects = 0
         self.last_write_times: list[float] = []
@@ -124,7 +136,8 @@ class ServerState:
             if task is None:
                 return None
             task.polls += 1
-            if task.polls <= self.task_polls:
+            aged = self.task_seconds is not None and time.monotonic() - task.created >= self.task_seconds
+            if task.polls <= self.task_polls and not aged:
                 return {
                     "model": task.model,
                     "id": task.id,

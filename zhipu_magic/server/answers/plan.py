@@ -19,6 +19,15 @@ from ...api.models import ModelInfo
 from .intents import answer_for, json_answer_for, reasoning_for, topic_of
 
 _DIRECTIVE = re.compile(r"\[\[(fault|chunks|interval):([^\]]*)\]\]")
+# Demo-sized bounds: a directive reaches the server from prompt text, which may be interpolated from
+# untrusted data, so none may buy unbounded work or time (each is far above what a demo needs).
+MAX_CHUNKS = 100_000  # [[chunks:N]]; the benches stream 20,000
+MAX_INTERVAL = 10.0  # [[interval:S]], seconds between frames
+MAX_STREAM_SECONDS = 120.0  # chunks x interval: a paced stream ends within this
+MAX_WAIT = 60.0  # [[fault:slow_first:S]], [[fault:stall:S]]
+MAX_COUNT = 100  # [[fault:server_error:N]] and the other counted faults
+MAX_ARG = 40  # characters of a fault's argument (a Retry-After value, an error code)
+_ARG_JUNK = re.compile(r"[^\x20-\x7e]")  # no CR/LF (it may become a header value), no controls
 
 
 @dataclass
@@ -37,26 +46,31 @@ class Directives:
         return self.faults.get(name)
 
 
-def parse_directives(text: str) -> tuple[str, Directives]:
-    """Strip ``[[fault:NAME[:ARG]]]``, ``[[chunks:N]]``, ``[[interval:S]]``; return (clean text, knobs)."""
+def parse_directives(text: str, enabled: bool = True) -> tuple[str, Directives]:
+    """Strip ``[[fault:NAME[:ARG]]]``, ``[[chunks:N]]``, ``[[interval:S]]``; return (clean text, knobs),
+    each knob within the bounds above. ``enabled=False``: the text as it is, no knobs (a server
+    whose directives are off reads them as ordinary words)."""
     d = Directives()
+    if not enabled:
+        return text.strip(), d
     for kind, value in _DIRECTIVE.findall(text):
         value = value.strip()
         if kind == "fault":
             name, _, arg = value.partition(":")
-            d.faults[name.strip().lower()] = arg.strip() if arg.strip() else None
+            arg = _ARG_JUNK.sub("", arg).strip()[:MAX_ARG]
+            d.faults[name.strip().lower()[:MAX_ARG]] = arg or None
         elif kind == "chunks":
             try:
-                d.chunks = max(0, int(value))
+                d.chunks = min(MAX_CHUNKS, max(0, int(value)))
             except ValueError:
-                d.errors.append(f"chunks:{value}")
+                d.errors.append(f"chunks:{value[:MAX_ARG]}")
         else:
             try:
-                d.interval = max(0.0, float(value))
+                d.interval = min(MAX_INTERVAL, max(0.0, float(value)))
                 if not math.isfinite(d.interval):
                     raise ValueError(value)
             except ValueError:
-                d.errors.append(f"interval:{value}")
+                d.errors.append(f"interval:{value[:MAX_ARG]}")
     clean = _DIRECTIVE.sub("", text)
     clean = re.sub(r"[ \t]{2,}", " ", clean).strip()
     return clean, d
@@ -83,8 +97,8 @@ def split_into(text: str, n: int) -> list[str]:
     if n <= 0:
         return []
     filler = " 🙂 token"
-    while len(text) < n:
-        text += filler
+    if len(text) < n:
+        text += filler * ((n - len(text)) // len(filler) + 1)
     size, extra = divmod(len(text), n)
     out, pos = [], 0
     for i in range(n):
@@ -239,6 +253,9 @@ def plan_reply(
         plan.content = split_into(text, d.chunks)
     else:
         plan.content = tokens(text)
+    if d.interval:  # a paced stream ends within MAX_STREAM_SECONDS, however many frames
+        frames = len(plan.reasoning) + len(plan.content) + 1
+        d.interval = min(d.interval, MAX_STREAM_SECONDS / frames)
     max_tokens = body.get("max_tokens")
     if d.fault("length") or d.fault("sensitive"):
         plan.content = plan.content[: max(1, len(plan.content) // 2)]
