@@ -44,6 +44,7 @@ def test_hostile_markdown_is_inert():
         assert bad not in low, bad
     assert "&lt;script&gt;" in out
     assert hrefs(out) == [
+        "https://evil.example",  # a bare URL in text is a link now (issue 10 #14), still https
         "https://evil.example/x.png?c=1",
         "https://example.com/a?b=1&amp;c=2",
         "mailto:x@example.com",
@@ -66,9 +67,13 @@ def test_markdown_features():
         "<s>gone</s>",
         "<strong>b</strong>",
         "<code>c&lt;d&gt;</code>",
-        '<code class="language-python">print(&#x27;&lt;b&gt;&#x27;)',
+        '<code class="language-python">',
     ):
         assert piece in out, piece
+    # the fenced code is highlighted (issue 10 #5): our spans around the same escaped text
+    code = out.split('<code class="language-python">')[1].split("</code>")[0]
+    assert re.sub(r"<span style=\"[^\"<>]*\">|</span>", "", code) == "print(&#x27;&lt;b&gt;&#x27;)\n"
+    assert "<span " in code
 
 
 def test_math_kept_verbatim_and_escaped():
@@ -83,7 +88,11 @@ def test_math_kept_verbatim_and_escaped():
 
 
 def test_url_and_path_answers_are_text():
-    assert safe_markdown_html("https://example.com/x.png") == "<p>https://example.com/x.png</p>\n"
+    # a bare http(s) URL is a link (issue 10 #14; it was plain text): never fetched, opens a new tab
+    assert safe_markdown_html("https://example.com/x.png") == (
+        '<p><a href="https://example.com/x.png" target="_blank" rel="noopener noreferrer nofollow">'
+        "https://example.com/x.png</a></p>\n"
+    )
     assert safe_markdown_html("/etc/passwd") == "<p>/etc/passwd</p>\n"
 
 
@@ -261,3 +270,131 @@ def test_pure_render_modules_import_neither_ipython_nor_ipywidgets():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# -- issue 11: nothing vanishes past the nesting limit; math links follow the link policy ----------
+
+
+def _visible_text(html: str) -> str:
+    import html as htmllib
+
+    return htmllib.unescape(re.sub(r"<[^>]+>", "", html))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- " * 30 + "deep words\n\nThe paragraph after.\n",
+        "".join("  " * i + f"- item{i}\n" for i in range(30)) + "\nThe paragraph after.\n",
+        ">" * 30 + " deep words\n\nThe paragraph after.\n",
+        "> " * 12 + "- " * 12 + "1. " * 8 + "deep words\n\nThe paragraph after.\n",
+    ],
+)
+def test_nesting_past_the_limit_is_shown_as_text_with_a_marker(text: str) -> None:
+    from zhipu_magic.notebook.render.markdown import DEPTH_NOTE
+
+    out = safe_markdown_html(text)
+    seen = _visible_text(out)
+    assert "The paragraph after." in seen
+    assert "deep words" in seen or "item" in text
+    if "item" in text:
+        assert all(f"item{i}" in seen for i in range(30))
+    assert DEPTH_NOTE in seen
+    assert "<script" not in out
+
+
+def test_deep_nesting_keeps_hostile_text_inert() -> None:
+    out = safe_markdown_html("- " * 40 + "<img src=x onerror=alert(1)> [a](javascript:alert(1)) $x$")
+    assert "<img" not in out and "onerror=" not in out and "javascript:" not in out.lower()
+    assert "&lt;img src&#61;x onerror&#61;alert(1)&gt;" in out
+    assert '<span class="tex2jax_ignore">$</span>x' in out  # no math from the raw tail either
+
+
+def test_shallow_nesting_is_unchanged() -> None:
+    out = safe_markdown_html("- a\n  - b\n    - c\n\n> q\n")
+    assert "zm-too-deep" not in out and "<li>c</li>" in out
+
+
+@pytest.mark.parametrize(
+    "tex, gone, kept",
+    [
+        (r"$\href{file:///etc/passwd}{x^2}$", "file:", "{x^2}"),
+        (r"$\href {javascript:alert(1)}{y}$", "javascript", "{y}"),
+        (r"$$\href{data:text/html,x}{z}$$", "data:", "{z}"),
+        (r"\(\href{FILE:///c:/x}{w}\)", "FILE:", "{w}"),
+        (r"$\href{//evil.example}{v}$", "//evil", "{v}"),
+        (r"$\url{file:///etc/passwd}$", r"\url", r"\text{file:///etc/passwd}"),
+        (r"$\href x{u}$", r"\href", "x{u}"),
+    ],
+)
+def test_math_links_follow_the_link_policy(tex: str, gone: str, kept: str) -> None:
+    out = safe_markdown_html(f"Look: {tex} done")
+    math = re.findall(r'class="zm-math">(.*?)</', out)
+    assert math, out
+    import html as htmllib
+
+    body = htmllib.unescape(math[0])
+    assert gone not in body and kept in body
+
+
+def test_safe_math_links_are_kept() -> None:
+    out = safe_markdown_html(r"$\href{https://example.com/a}{x} + \url{mailto:a@b.c}$")
+    assert r"\href{https://example.com/a}{x}" in out and r"\url{mailto:a@b.c}" in out
+
+
+def test_escaped_math_delimiters_in_text_cannot_open_math() -> None:
+    out = safe_markdown_html(r"\\(\href{file:///etc/passwd}{click}\\)")
+    assert '<span class="tex2jax_ignore">\\</span>(' in out
+    assert "zm-math" not in out
+
+
+# -- issue 10 #14: bare URLs are links, under the same policy --------------------------------------
+
+
+def test_bare_urls_become_safe_links() -> None:
+    out = safe_markdown_html(
+        "See https://example.com/a_(b)?q=1&r=2. Or (http://x.org/path), javascript:alert(1) "
+        "www.example.com and example.com stay text; `https://in.code` too.\n\n"
+        "[already](https://linked.example) and https://example.com/x\u3002"
+    )
+    assert hrefs(out) == [
+        "https://example.com/a_(b)?q=1&amp;r=2",
+        "http://x.org/path",
+        "https://linked.example",
+        "https://example.com/x",  # the ideographic full stop is the sentence's
+    ]
+    assert "javascript:" not in out.lower()
+    assert "<code>https://in.code</code>" in out
+    assert out.count('rel="noopener noreferrer nofollow"') == len(hrefs(out))
+    assert "r&#61;2</a>. Or (" in out and "/path</a>), " in out
+
+
+def test_bare_url_with_hostile_characters_stays_inert() -> None:
+    out = safe_markdown_html('https://e.example/"onmouseover="alert(1) and https://e.example/<svg/onload=x>')
+    assert "onmouseover=" not in out and "<svg" not in out and "onload=" not in out
+    assert all(h.startswith("https://e.example/") for h in hrefs(out))
+
+
+# -- issue 10 #5: code blocks highlighted and set off like JupyterLab's code -----------------------
+
+
+def test_code_blocks_are_highlighted_and_set_off() -> None:
+    out = safe_markdown_html("```python\ndef f(x):\n    return x  # done\n```\n\n```\nplain <b>\n```")
+    blocks = re.findall(r'<pre class="zm-code" style="([^"]*)">', out)
+    assert len(blocks) == 2
+    for style in blocks:
+        assert "var(--jp-cell-editor-background" in style and "monospace" in style
+    assert "var(--jp-mirror-editor-keyword-color" in out  # def, return
+    assert "var(--jp-mirror-editor-comment-color" in out
+    assert "plain &lt;b&gt;" in out  # no language: escaped, not coloured
+
+
+def test_highlighted_code_stays_inert() -> None:
+    hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+    for lang in ("html", "javascript", "python", "nosuchlanguage", ""):
+        out = safe_markdown_html(f"```{lang}\n{hostile}\n```")
+        low = out.lower()
+        assert "<img" not in low and "<script" not in low and "onerror=" not in low, lang
+        import html as htmllib
+
+        assert hostile in htmllib.unescape(re.sub(r"<[^>]+>", "", out)), lang

@@ -4,6 +4,11 @@ Raw HTML is escaped, never passed through; only ``http``/``https``/``mailto`` li
 (others are dead text); images become plain links (never fetched: a remote image leaks data through
 its URL); math (``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]``) is kept verbatim and escaped for the
 front end's MathJax, and every other literal ``$`` is shielded so MathJax cannot pair it up.
+Bare ``http(s)://`` URLs in text become the same safe links (``example.com`` without a scheme stays
+text). ``\\href`` / ``\\url`` inside math follow the link policy too (a ``file:`` target is dropped,
+the linked text kept). Fenced code is coloured by Pygments token type (escaped text in our own spans).
+Past :data:`MAX_DEPTH` levels of nesting the rest of that block is shown as text with a marker:
+markdown-it would silently drop it, and nothing the model said may vanish.
 Pure text in, text out: no IPython here; :mod:`.bundles` builds the bundles from it.
 """
 
@@ -35,6 +40,101 @@ def _safe_link(url: str) -> bool:
     # Allow-list, after markdown-it decoded entities and percent-encoded control characters, so
     # "JaVaScRiPt:", "&#106;avascript:" and "java\tscript:" all fail.
     return bool(_SAFE_SCHEME.match(url.strip()))
+
+
+MAX_DEPTH = 16  # block nesting levels formatted; markdown-it drops everything at its own limit (20)
+DEPTH_NOTE = "⚠ nested too deep to format; the rest is shown as text:"
+_MATH_LINK = re.compile(r"\\(href|url)(?![A-Za-z])\s*")
+
+
+def _math_links(tex: str) -> str:
+    """``\\href{URL}`` / ``\\url{URL}`` with a target outside the link policy lose the target: the
+    linked text stays, a bare ``\\url`` shows its address as text. Anything odd (no braces) goes."""
+    out, pos = [], 0
+    for m in _MATH_LINK.finditer(tex):
+        if m.start() < pos:
+            continue
+        out.append(tex[pos : m.start()])
+        url, end = _braced(tex, m.end())
+        if url is not None and _safe_link(url):
+            out.append(tex[m.start() : end])
+        elif m.group(1) == "url" and url is not None:
+            out.append("\\text{" + re.sub(r"[^A-Za-z0-9:/._-]", "", url) + "}")
+        pos = end if url is not None else m.end()
+    return "".join(out) + tex[pos:]
+
+
+def _braced(tex: str, start: int) -> tuple[str | None, int]:
+    """The ``{...}`` group at ``start`` (balanced) and where it ends; (None, start) when there is none."""
+    if start >= len(tex) or tex[start] != "{":
+        return None, start
+    depth = 0
+    for i in range(start, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[i], 0)
+        if depth == 0:
+            return tex[start + 1 : i], i + 1
+    return None, start
+
+
+def _too_deep(state: Any, start: int, end: int, silent: bool) -> bool:
+    """Past :data:`MAX_DEPTH` the rest of the block becomes one text token (never silently lost)."""
+    if silent or state.level < MAX_DEPTH:
+        return False
+    token = state.push("zm_too_deep", "pre", 0)
+    token.block = True
+    token.content = state.getLines(start, end, state.blkIndent, False)
+    token.map = [start, end]
+    state.line = end
+    return True
+
+
+_BARE_URL = re.compile(r"(?<![\w/@.:+-])https?://[^\s<>\"'`]+", re.IGNORECASE)
+
+
+def _url_end(url: str) -> str:
+    """Trailing punctuation is the sentence's, not the URL's (a ``)`` only when unbalanced)."""
+    while url and url[-1] in ".,;:!?)]*_'\"。，、；：！？）」』":
+        if url[-1] == ")" and url.count("(") >= url.count(")"):
+            break
+        url = url[:-1]
+    return url
+
+
+def _bare_urls(state: Any) -> None:
+    """Core rule: ``http(s)://`` URLs in plain text (not already in a link) become links."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        out, in_link = [], 0
+        for tok in block.children:
+            in_link += {"link_open": 1, "link_close": -1}.get(tok.type, 0)
+            if tok.type == "text" and not in_link and "://" in tok.content:
+                out.extend(_split_urls(state, tok))
+            else:
+                out.append(tok)
+        block.children = out
+
+
+def _split_urls(state: Any, tok: Any) -> list[Any]:
+    from markdown_it.token import Token
+
+    out, pos, text = [], 0, tok.content
+    for m in _BARE_URL.finditer(text):
+        url = _url_end(m.group(0))
+        if len(url) <= len(m.group(0).split("://")[0]) + 3 or m.start() < pos:
+            continue
+        if m.start() > pos:
+            out.append(Token("text", "", 0, content=text[pos : m.start()], level=tok.level))
+        link = Token("link_open", "a", 1, level=tok.level, markup="linkify", info="auto")
+        link.attrSet("href", state.md.normalizeLink(url))
+        out += [link, Token("text", "", 0, content=url, level=tok.level + 1)]
+        out.append(Token("link_close", "a", -1, level=tok.level, markup="linkify", info="auto"))
+        pos = m.start() + len(url)
+    if not out:
+        return [tok]
+    if pos < len(text):
+        out.append(Token("text", "", 0, content=text[pos:], level=tok.level))
+    return out
 
 
 def _math_inline(state: Any, silent: bool) -> bool:
@@ -116,7 +216,17 @@ def _math_block(state: Any, start: int, end: int, silent: bool) -> bool:
 
 # Render rules (bound to markdown-it's renderer as methods): every piece of text is escaped.
 def _text(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-    return escape(tokens[idx].content).replace("$", _DOLLAR)
+    # "\\(" in text (written "\\\\(" in Markdown) must not open math either: shield its backslash.
+    return _BACKSLASH_MATH.sub(_SHIELDED_BACKSLASH, escape(tokens[idx].content).replace("$", _DOLLAR))
+
+
+_BACKSLASH_MATH = re.compile(r"\\(?=[(\[])")
+_SHIELDED_BACKSLASH = r'<span class="tex2jax_ignore">\\</span>'
+
+
+def _too_deep_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    text = escape(tokens[idx].content).replace("$", _DOLLAR)
+    return f'<div class="zm-too-deep"><em>{escape(DEPTH_NOTE)}</em><pre>{text}</pre></div>\n'
 
 
 def _raw_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
@@ -128,18 +238,21 @@ def _code_inline(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: 
 
 
 def _code_block(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
+    from .code import CODE_STYLE, highlight_code
+
     token = tokens[idx]
     info = (token.info or "").strip().split(maxsplit=1)
     lang = f' class="language-{escape(info[0])}"' if info else ""
-    return f"<pre><code{lang}>{escape(token.content)}</code></pre>\n"
+    body = highlight_code(token.content, info[0] if info else "", escape)
+    return f'<pre class="zm-code" style="{CODE_STYLE}"><code{lang}>{body}</code></pre>\n'
 
 
 def _math_inline_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-    return f'<span class="zm-math">{escape(tokens[idx].content)}</span>'
+    return f'<span class="zm-math">{escape(_math_links(tokens[idx].content))}</span>'
 
 
 def _math_block_html(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
-    return f'<div class="zm-math">{escape(tokens[idx].content)}</div>\n'
+    return f'<div class="zm-math">{escape(_math_links(tokens[idx].content))}</div>\n'
 
 
 def _link_open(self: Any, tokens: Sequence[Any], idx: int, options: Any, env: Any) -> str:
@@ -171,6 +284,7 @@ _RENDER_RULES = (
     ("math_block", _math_block_html),
     ("link_open", _link_open),
     ("image", _image),
+    ("zm_too_deep", _too_deep_html),
 )
 
 
@@ -181,7 +295,10 @@ def markdown_parser() -> Any:
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
+    md.core.ruler.push("zm_bare_urls", _bare_urls)
     md.validateLink = _safe_link  # type: ignore[method-assign]
+    first = md.block.ruler.get_all_rules()[0]
+    md.block.ruler.before(first, "zm_too_deep", _too_deep, {"alt": ["paragraph", "blockquote", "list"]})
     md.inline.ruler.before("escape", "math_inline", _math_inline)
     md.block.ruler.before(
         "fence", "math_block", _math_block, {"alt": ["paragraph", "reference", "blockquote", "list"]}
