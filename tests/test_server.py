@@ -410,7 +410,7 @@ def test_reasoning_streams_first_for_thinking_models(server: LocalServer) -> Non
     )
 
 
-@pytest.mark.parametrize("model", ["glm-4.5", "glm-4.6", "glm-5"])
+@pytest.mark.parametrize("model", ["glm-4.5", "glm-4.6", "glm-4.7"])  # glm-5: not a confirmed name
 def test_thinking_can_be_disabled(server: LocalServer, model: str) -> None:
     events = stream_json(server, chat_body("Plan a trip", model=model, thinking={"type": "disabled"}))
     assert not any("reasoning_content" in e["choices"][0]["delta"] for e in events)
@@ -926,7 +926,7 @@ def test_model_catalogue() -> None:
     assert get_model("cogvideox-flash").kind == "video" and get_model("cogvideox-flash").async_
     assert get_model("glm-4v-plus").vision and get_model("embedding-3").kind == "embedding"
     for name in (
-        "glm-5",
+        "glm-4.7",
         "glm-4.6",
         "glm-4.5-air",
         "glm-4-air-250414",
@@ -936,6 +936,43 @@ def test_model_catalogue() -> None:
         "cogview-4",
     ):
         assert name in MODELS
+
+
+def test_catalogue_holds_only_confirmed_models_grouped_by_kind() -> None:
+    """Issue 10 #8: no guessed names (the spec marks glm-5.x, glm-4.6-air/-flash UNCONFIRMED)."""
+    from zhipu_magic.api.models import KINDS, by_kind
+
+    for guessed in ("glm-5.2", "glm-5.1", "glm-5", "glm-5-turbo", "glm-4.6-air", "glm-4.6-flash"):
+        assert guessed not in MODELS
+    assert not [m.name for m in MODELS.values() if "unconfirmed" in m.note.lower()]
+    kinds = [m.kind for m in MODELS.values()]
+    assert kinds == sorted(kinds, key=KINDS.index)  # grouped: chat, video, image, embedding
+    groups = by_kind()
+    assert list(groups) == list(KINDS) and all(all(m.kind == k for m in ms) for k, ms in groups.items())
+    assert "cogvideox-flash" in [m.name for m in groups["video"]] and "glm-4-flash" in MODELS
+
+
+def test_models_magic_lists_no_guessed_names(shell, monkeypatch) -> None:
+    from helpers import Recorder
+
+    from zhipu_magic.notebook import render
+
+    rec = Recorder(shell=shell)
+    shell.display_pub = rec
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    try:
+        shell.run_line_magic("glm", "models")
+    finally:
+        shell.run_line_magic("unload_ext", "zhipu_magic")
+    text = rec.calls[-1]["data"]["text/plain"]
+    assert "unconfirmed" not in text and "glm-5" not in text
+    assert (
+        text.index("glm-4-flash")
+        < text.index("cogvideox")
+        < text.index("cogview")
+        < text.index("embedding-3")
+    )
 
 
 def test_shared_server_is_one_instance(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,8 +1,10 @@
 """Model catalogue: name -> capabilities.
 
 One table shared by the local server (which model may do what, which error to give), by
-``%glm models`` and by the widgets' model pickers, so the three never disagree. Names follow the
-wire spec's §9 (2025-2026); entries marked "unconfirmed" are plausible but not verified upstream.
+``%glm models`` and by the widgets' model pickers, so the three never disagree. Only names the wire
+spec's §9 confirms (official docs or the SDKs' constants) are listed; names it marks UNCONFIRMED
+(glm-5.x, glm-4.6-air/-flash, glm-5v-turbo) are left out rather than guessed. Grouped by kind, in
+the order :data:`KINDS` gives.
 """
 
 from __future__ import annotations
@@ -44,17 +46,11 @@ def _other(name: str, kind: Kind, note: str, *, async_: bool = False, free: bool
 
 
 _CATALOGUE: tuple[ModelInfo, ...] = (
-    # 2026 flagships (names partly unconfirmed), reasoning on by default.
-    _chat("glm-5.2", "2026 flagship; reasoning_effort (unconfirmed name)", thinking="optional"),
-    _chat("glm-5.1", "2026 flagship (unconfirmed name)", thinking="optional"),
-    _chat("glm-5", "2026 flagship (unconfirmed name)", thinking="optional"),
-    _chat("glm-5-turbo", "fast 2026 model (unconfirmed name)", thinking="optional"),
+    # Reasoning on by default.
     _chat("glm-4.7", "thinking on by default, clear_thinking", thinking="optional"),
     _chat("glm-4.7-flash", "free, thinking on by default", thinking="optional", free=True),
     _chat("glm-4.7-flashx", "fast, thinking on by default", thinking="optional"),
     _chat("glm-4.6", "200K context, 128K output, tool_stream", thinking="optional"),
-    _chat("glm-4.6-air", "availability unconfirmed", thinking="optional"),
-    _chat("glm-4.6-flash", "availability unconfirmed", thinking="optional"),
     _chat("glm-4.5", "hybrid reasoning, 96K output", thinking="optional"),
     _chat("glm-4.5-air", "hybrid reasoning, lighter", thinking="optional"),
     _chat("glm-4.5-x", "hybrid reasoning, fast", thinking="optional"),
@@ -108,7 +104,13 @@ _CATALOGUE: tuple[ModelInfo, ...] = (
     _other("embedding-3", "embedding", "256-2048 dimensions, default 2048"),
 )
 
-MODELS: dict[str, ModelInfo] = {m.name: m for m in _CATALOGUE}
+KINDS: tuple[Kind, ...] = ("chat", "video", "image", "embedding")
+MODELS: dict[str, ModelInfo] = {m.name: m for kind in KINDS for m in _CATALOGUE if m.kind == kind}
+
+
+def by_kind() -> dict[Kind, list[ModelInfo]]:
+    """The catalogue grouped by kind (chat, video, image, embedding), for listings and pickers."""
+    return {kind: [m for m in MODELS.values() if m.kind == kind] for kind in KINDS}
 
 
 def get_model(name: str) -> ModelInfo | None:

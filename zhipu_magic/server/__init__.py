@@ -32,7 +32,7 @@ files under `/files/` need no key, like the real CDN links.
 - `response_format: {"type": "json_object"}`: a JSON object (with the list the prompt names).
 - Function `tools` and a user message last: the model calls the first tool; after a `tool` message
   it answers from the tool result.
-- Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-5*, glm-4.5v, glm-4.6v, ...) stream
+- Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-4.5v, glm-4.6v, ...) stream
   `reasoning_content` first unless `"thinking": {"type": "disabled"}`; glm-z1-* put the reasoning
   inside `content` as `<think>...</think>`. `max_tokens` cuts the answer (finish_reason `length`).
 
