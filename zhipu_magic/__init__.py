@@ -38,6 +38,7 @@ _LAZY = {
     "refresh": "core.tasks.polling",
     "arefresh": "core.tasks.polling",
     "run_sync": "core.tasks.polling",
+    "log": "core.ledger.query",
     "chat_panel": "notebook.widgets",
     "task_panel": "notebook.widgets",
     "task_card": "notebook.widgets",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import ChainMap
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from IPython.core.error import UsageError
 from IPython.utils.process import arg_split
@@ -28,13 +28,23 @@ from . import hints, render
 from .options import parse_cell_line, request_params
 
 
+class Call(NamedTuple):
+    """One call as the log knows it: the request, who answers, and where it was asked."""
+
+    request: Request
+    local: bool
+    base_url: str | None
+    conversation: str | None
+    cell_id: str | None
+
+
 def run(magics: Any, line: str, cell: str) -> None:
     """Everything ``%%glm LINE`` does with ``cell``."""
     args = parse_cell_line(magics.glm.parser, arg_split(line, posix=True, strict=False))
     prompt, notes = _prompt(magics, cell)
     model = args.model or magics.model
     conv = conversations.get(args.chat) if args.chat else None
-    cell_id = magics.current_cell_id() if conv is not None else None
+    cell_id = magics.current_cell_id()
     messages = _messages(magics, args, conv, cell_id, prompt)
     request = build_request(magics, args, prompt, model, messages, notes)
     if notes and (args.dry_run or args.async_):
@@ -46,8 +56,11 @@ def run(magics: Any, line: str, cell: str) -> None:
     if args.async_:
         _submit(magics, client, request, messages, prompt=prompt, local=local, args=args)
         return
-    notice = "\n".join(filter(None, [magics.local_notice(local), *notes])) or None
-    reply = _answer(magics, client, request, model, messages, local=local, json_mode=args.json, notice=notice)
+    call = Call(request, local, client.base_url, args.chat, cell_id)
+    reply = replay(magics, call, model, messages, json_mode=args.json) if _replaying(magics, args) else None
+    if reply is None:
+        notice = "\n".join(filter(None, [magics.local_notice(local), *notes])) or None
+        reply = _answer(magics, client, call, model, messages, json_mode=args.json, notice=notice)
     if conv is not None:
         if args.system is not None:
             conv.system = args.system
@@ -147,18 +160,11 @@ def _submit(
 
 
 def _answer(
-    magics: Any,
-    client: Any,
-    request: Request,
-    model: str,
-    messages: list,
-    *,
-    local: bool,
-    json_mode: bool,
-    notice: str | None,
+    magics: Any, client: Any, call: Call, model: str, messages: list, *, json_mode: bool, notice: str | None
 ) -> Reply:
     """Stream (or call) into one live output; the partial is kept and shown on any failure."""
-    reply = Reply(model, messages, local=local)
+    request = call.request
+    reply = Reply(model, messages, local=call.local)
     reply.json_mode = json_mode
     live = render.LiveDisplay(min_interval=magics.min_interval, notice=notice)
     live.start(model, reply)
@@ -171,16 +177,16 @@ def _answer(
             reply.set_response(response)
     except KeyboardInterrupt as exc:
         reply.interrupted = True
-        _finish(magics, reply, live)
+        _finish(magics, reply, live, call)
         got = reply.text or reply.reasoning
         kept = "the partial answer above is kept in _glm" if got else "nothing had arrived"
         raise hints.quiet_interrupt(exc, f"stopped; {kept}") from None
     except Exception as err:
         reply.error = err
         reply.retries = max(reply.retries, getattr(err, "attempts", 1) - 1)
-        _finish(magics, reply, live)
+        _finish(magics, reply, live, call)
         raise
-    _finish(magics, reply, live)
+    _finish(magics, reply, live, call)
     return reply
 
 
@@ -194,9 +200,47 @@ def _stream_into(reply: Reply, live: Any, client: Any, request: Request) -> None
             update(reply)
 
 
-def _finish(magics: Any, reply: Reply, live: Any) -> None:
-    """Bind ``_glm`` first (so it holds the partial even if the display raises), then render."""
+def _finish(magics: Any, reply: Reply, live: Any, call: Call) -> None:
+    """Bind ``_glm`` first (so it holds the partial even if the display raises), record the call,
+    then render."""
     reply.finish()
     magics.bind("_glm", reply)
     magics.count_usage(reply)
+    kind = "stream" if call.request.stream else "sync"
+    magics.log_call(
+        reply, call.request.body, kind=kind, local=call.local, base_url=call.base_url,
+        conversation=call.conversation, cell_id=call.cell_id,
+    )  # fmt: skip
     live.finish(reply)
+
+
+# -- replay: an identical recorded request answered from the call log ---------------------------
+def _replaying(magics: Any, args: Any) -> bool:
+    """``--replay`` asks, ``--fresh`` refuses, else the ``replay`` setting."""
+    return not args.fresh and bool(args.replay or magics.replay)
+
+
+def replay(magics: Any, call: Call, model: str, messages: list, *, json_mode: bool) -> Reply | None:
+    """The recorded answer of this exact request, shown at once, or ``None`` (then it is sent).
+    Nothing reaches the server and no token is counted; a log that cannot be read means no replay."""
+    from ..core.ledger import get_ledger
+    from ..core.ledger.query import find_answer
+    from ..core.ledger.records import answer_response, backend_name, request_hash
+
+    try:
+        digest = request_hash(call.request.body, backend_name(call.base_url, call.local))
+        found = find_answer(get_ledger(), digest)
+    except Exception:  # the log never breaks a cell: send the request instead
+        return None
+    if found is None:
+        return None
+    reply = Reply(model, messages, local=call.local)
+    reply.json_mode = json_mode
+    reply.set_response(answer_response(found))
+    reply.replayed = reply.log_id = found["id"]
+    live = render.LiveDisplay(min_interval=magics.min_interval)
+    live.start(model)
+    reply.finish()
+    magics.bind("_glm", reply)
+    live.finish(reply)
+    return reply

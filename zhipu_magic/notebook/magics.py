@@ -11,13 +11,14 @@ trait (``%config`` would print it). Errors from the API reach the cell with note
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import kwds, magic_arguments
-from traitlets import Bool, Float, Int, TraitError, Unicode, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, default, observe, validate
 
 from ..api.config import (
     BASE_URL_ENV_VAR,
@@ -28,6 +29,7 @@ from ..api.config import (
     redact_url,
 )
 from ..api.errors import GLMError
+from ..core import ledger
 from ..core.backend import backend
 from . import commands, hints
 from .options import cell_options, check_output_name
@@ -42,6 +44,18 @@ LOCAL_NOTICE = (
     "No API key set: answering from the built-in local server (offline demo). "
     "Set ZHIPUAI_API_KEY or run %glm login to use the real API."
 )
+
+
+class Switch(Bool):  # type: ignore[type-arg]
+    """A Bool that ``%glm config`` also sets with ``on``/``off`` and ``yes``/``no``."""
+
+    def from_string(self, s: str) -> Any:
+        word = s.strip().lower()
+        if word in ("on", "yes"):
+            return True
+        if word in ("off", "no"):
+            return False
+        return super().from_string(s)
 
 
 def _subcommand_help() -> str:
@@ -85,6 +99,14 @@ class GLMMagics(Magics):
         config=True
     )
 
+    log = Switch(
+        help=f"Record every call in the call log (%glm log); default from {ledger.LOG_ENV_VAR} (on)."
+    ).tag(config=True)
+    replay = Switch(
+        help="Answer a request identical to a recorded one from the log (0 tokens; --fresh to send); "
+        f"default from {ledger.REPLAY_ENV_VAR} (off)."
+    ).tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._noticed_local = False
@@ -92,6 +114,18 @@ class GLMMagics(Magics):
         self.usage: dict[str, dict[str, int]] = {}
 
     # -- validation of the traits (also what %glm config and %config go through) -----------------
+    @default("log")
+    def _default_log(self) -> bool:
+        return ledger.env_flag(ledger.LOG_ENV_VAR, True)
+
+    @default("replay")
+    def _default_replay(self) -> bool:
+        return ledger.env_flag(ledger.REPLAY_ENV_VAR, False)
+
+    @observe("log")
+    def _log_changed(self, change: Any) -> None:
+        ledger.set_logging(change["new"])
+
     @validate("temperature")
     def _check_temperature(self, proposal: Any) -> Any:
         value = proposal["value"]
@@ -180,16 +214,47 @@ class GLMMagics(Magics):
         return LOCAL_NOTICE
 
     def count_usage(self, reply: Reply) -> None:
-        """Add a reply's tokens to ``%glm usage``."""
+        """Add a reply's tokens and cost to ``%glm usage`` (a cost not known is counted as unknown)."""
+        from ..core.ledger.prices import cost
+
         usage = reply.usage or {}
         row = self.usage.setdefault(
-            reply.model, {"requests": 0, "prompt": 0, "completion": 0, "reasoning": 0, "total": 0}
+            reply.model,
+            {
+                "requests": 0,
+                "prompt": 0,
+                "completion": 0,
+                "reasoning": 0,
+                "total": 0,
+                "cost": 0.0,
+                "unknown": 0,
+            },
         )
+        spent = cost(reply.model, usage) if usage else 0.0
+        row["cost"] += spent or 0.0
+        row["unknown"] += spent is None
         row["requests"] += 1
         row["prompt"] += _count(usage.get("prompt_tokens"))
         row["completion"] += _count(usage.get("completion_tokens"))
         row["reasoning"] += reply.reasoning_tokens()[0]
         row["total"] += _count(usage.get("total_tokens"))
+
+    def log_call(
+        self, reply: Any, body: Any, *, kind: str, local: bool, base_url: str | None, **context: Any
+    ) -> None:
+        """Record a finished call in the call log (unless ``log`` is off); sets ``reply.log_id``."""
+        reply.log_id = None
+        if not self.log:
+            return
+        context.setdefault("cell_id", self.current_cell_id())
+        context.setdefault("notebook", self.notebook_path())
+        reply.log_id = ledger.record(reply, body, kind=kind, local=local, base_url=base_url, **context)
+
+    def notebook_path(self) -> str | None:
+        """The notebook's path when the front end tells it (``__session__``, ``JPY_SESSION_NAME``)."""
+        ns = getattr(self.shell, "user_ns", None) or {}
+        path = ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+        return str(path) if path else None
 
     def show_panel(self, name: str, *args: Any) -> None:
         """Show a panel with our client, so a %glm login key and the local server apply there too."""
@@ -262,6 +327,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     magics = getattr(ipython, "_zhipu_magic", None)
     if magics is None:
         return
+    ledger.set_logging(None)  # the log switch goes back to ZHIPU_MAGIC_LOG
     for event, callback in (("pre_run_cell", magics._pre_run_cell), ("post_run_cell", magics._post_run_cell)):
         try:
             ipython.events.unregister(event, callback)

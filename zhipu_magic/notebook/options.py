@@ -41,6 +41,8 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME"),
     argument("--dry-run", action="store_true", help="show the exact request JSON; send nothing"),
     argument("--json", action="store_true", help="JSON mode; the bound value is the parsed object"),
+    argument("--replay", action="store_true", help="answer from the call log if this exact request is there"),
+    argument("--fresh", action="store_true", help="send the request even when replay is on"),
 )
 
 
@@ -77,6 +79,8 @@ def parse_cell_line(parser: Any, argv: list[str]) -> Any:
         args.async_ = True  # both are async tasks underneath
     if args.async_ and args.no_stream:
         raise UsageError("--async and --no-stream do not go together")
+    if args.replay and args.fresh:
+        raise UsageError("--replay and --fresh do not go together")
     return args
 
 

@@ -7,6 +7,7 @@ looks the same whichever way it was fetched.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from ..api.errors import GLMError
@@ -59,10 +60,41 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: st
         ]
         if output:
             magics.bind(output, urls[0] if urls else None)
+        video = SimpleNamespace(
+            model=record.get("model"), text="\n".join(filter(None, urls)), task_id=task_id
+        )
+        log_task(magics, record, video)
         return
     assert status == SUCCESS
     magics.bind("_glm", reply)
     magics.count_usage(reply)
+    log_task(magics, record, reply)
     render.show(render.reply_bundle(reply, final=True))
     if output:
         magics.bind(output, reply.text)
+
+
+def log_task(magics: Any, record: Mapping[str, Any], answer: Any) -> None:
+    """A finished task in the call log, once (fetching it again records nothing new)."""
+    if not magics.log:
+        return
+    from ..api import inprocess
+    from ..core.ledger import get_ledger
+    from ..core.ledger.query import has_task
+
+    task_id = str(record.get("id"))
+    try:
+        if has_task(get_ledger(), task_id):
+            return
+    except Exception:  # the log never breaks a cell
+        return
+    kind = "video" if record.get("kind") == "video" else "async"
+    body = {
+        "model": record.get("model"),
+        "messages": [{"role": "user", "content": record.get("prompt") or ""}],
+    }
+    if kind == "video":
+        body = {"model": record.get("model"), "prompt": record.get("prompt") or ""}
+    base_url = record.get("base_url")
+    local = bool(record.get("local")) or inprocess.is_local(base_url)
+    magics.log_call(answer, body, kind=kind, local=local, base_url=base_url, task_id=task_id)

@@ -49,14 +49,17 @@ def models(magics: Any, args: Any) -> None:
     render.show(render.table_bundle(headers, rows, title=f"{len(rows)} models{what}"))
 
 
-@command("usage", "tokens used in this session, per model")
+@command("usage", "tokens and cost of this session, per model (%glm cost: across sessions, from the log)")
 def usage(magics: Any, args: Any) -> None:
     if not magics.usage:
         render.show(render.text_bundle("No requests yet in this session."))
         return
+    from ..render.bundles import cost_text
+
     rows = [
-        [m, u["requests"], u["prompt"], u["completion"], u["reasoning"], u["total"]]
+        [m, u["requests"], u["prompt"], u["completion"], u["reasoning"], u["total"],
+         cost_text(u.get("cost", 0.0), u.get("unknown", 0))]
         for m, u in magics.usage.items()
-    ]
-    headers = ["model", "requests", "prompt", "completion", "reasoning", "total"]
+    ]  # fmt: skip
+    headers = ["model", "requests", "prompt", "completion", "reasoning", "total", "cost"]
     render.show(render.table_bundle(headers, rows, title="Session usage"))

@@ -25,15 +25,21 @@ FINISH_NOTES = {
 
 # -- replies ----------------------------------------------------------------------------------
 def footer_text(reply: Reply) -> str:
-    """``glm-4-flash · 12 in / 340 out (200 reasoning) · 2.1 s · 160 tok/s · local server``."""
+    """``glm-4-flash · 12 in / 340 out (200 reasoning) · free · 2.1 s · 160 tok/s · local server``;
+    an answer from the log: ``glm-4-flash · replayed · 0 tokens · log #12 · 0.0 s``."""
+    from ...core.ledger.prices import describe
+
     parts = [reply.model]
+    replayed = getattr(reply, "replayed", None)  # set by a replay from the call log
+    if replayed is not None:
+        parts.append(f"replayed · 0 tokens · log #{replayed}")
     usage = reply.usage or {}
-    if usage:
+    if usage and replayed is None:
         tokens = f"{usage.get('prompt_tokens', '?')} in / {usage.get('completion_tokens', '?')} out"
         reasoning, estimated = reply.reasoning_tokens()
         if reasoning:
             tokens += f" (~{reasoning} reasoning, estimated)" if estimated else f" ({reasoning} reasoning)"
-        parts.append(tokens)
+        parts += [tokens, describe(reply.model, usage)]
     parts.append(f"{reply.elapsed:.1f} s")
     rate = reply.tokens_per_second()
     if rate:
@@ -188,3 +194,42 @@ def history_bundle(name: str, messages: Sequence[dict[str, Any]]) -> dict[str, s
         )
         parts_text.append(f"[{role}]\n{content}")
     return {"text/html": "".join(parts_html), "text/plain": "\n\n".join(parts_text)}
+
+
+# -- the call log: cost totals and bars ---------------------------------------------------------
+def money(value: float) -> str:
+    """``¥0``, ``¥0.0012``, ``¥3.50``."""
+    return "¥0" if value == 0 else f"¥{value:.4f}" if value < 1 else f"¥{value:.2f}"
+
+
+def cost_text(cost: float | None, unknown: int = 0) -> str:
+    """A total cost that never hides unknown prices: ``¥0.0012``, ``¥0.0012 + 3 unknown``, ``unknown``."""
+    known = cost or 0.0
+    if not unknown:
+        return money(known)
+    return f"{money(known)} + {unknown} unknown" if known else f"unknown ({unknown} calls)"
+
+
+def bar_table_bundle(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], values: Sequence[float], title: str = ""
+) -> dict[str, str]:
+    """A table with an inline bar per row (``values``, scaled to the largest), all cells escaped."""
+    top = max([v for v in values if v > 0], default=0.0)
+    shares = [(v / top if top else 0.0) for v in values]
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    head = "".join(f"<th style='text-align:left'>{escape(h)}</th>" for h in headers) + "<th></th>"
+    body = "".join(
+        "<tr>"
+        + "".join(f"<td style='text-align:left'>{escape(c)}</td>" for c in row)
+        + f"<td style='width:12em'><div style='background:#4c8bf5;height:0.8em;width:{share * 100:.1f}%'>"
+        "</div></td></tr>"
+        for row, share in zip(cells, shares, strict=True)
+    )
+    caption = f"<div><b>{escape(title)}</b></div>" if title else ""
+    bars = [[*row, "█" * round(share * 20)] for row, share in zip(cells, shares, strict=True)]
+    text = table_bundle([*headers, ""], bars, title)
+    return {
+        "text/html": f'{caption}<table class="tex2jax_ignore"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table>",
+        "text/plain": text["text/plain"],
+    }
