@@ -68,7 +68,9 @@ def store(tmp_path: Path) -> TaskStore:
 
 def submitted(store: TaskStore, client, prompt: str, kind: str = "chat") -> dict:
     resp = client.video(prompt) if kind == "video" else client.submit(prompt)
-    return store.record_submission(resp, kind=kind, model=resp["model"], prompt=prompt, local=True)
+    return store.record_submission(
+        resp, kind=kind, model=resp["model"], prompt=prompt, local=True, base_url=client.base_url
+    )
 
 
 def test_task_card_refreshes_to_the_rendered_answer(store, client) -> None:
@@ -142,7 +144,9 @@ def test_video_html_allows_only_http_urls() -> None:
     }
     html = panel_html.video_html(good)
     assert '<video class="zm-video" controls' in html and 'src="https://cdn.example/v.mp4"' in html
-    assert 'poster="https://cdn.example/c.jpg"' in html and '<img src="https://cdn.example/c.jpg"' in html
+    assert 'poster="https://cdn.example/c.jpg"' in html
+    # issue 10.13: the player once, its cover as the poster: no second <img>, no raw URL line
+    assert "<img" not in html and html.count("<video") == 1 and ">https://cdn.example/v.mp4<" not in html
     for bad in (
         "javascript:alert(1)",
         "data:text/html,<script>",
@@ -440,7 +444,9 @@ def test_magic_wait_shows_the_answer_and_binds(magic_shell) -> None:
             ip.run_cell_magic("glm", "--wait", "doomed [[fault:task_fail]]")
         ip.run_cell_magic("glm", "--video --wait -o url", "a paper boat")
         assert ip.user_ns["url"].endswith("sample.mp4")
-        assert "application/vnd.jupyter.widget-view+json" in rec.calls[-1]
+        # issue 10.2: a finished video is a plain output (saved with the notebook), not a widget
+        assert "application/vnd.jupyter.widget-view+json" not in rec.calls[-1]
+        assert "<video" in rec.calls[-1]["text/html"] and "-o video.mp4" in rec.calls[-1]["text/plain"]
     finally:
         polling_mod.wait_for_task = real
 
@@ -465,3 +471,231 @@ def test_an_open_chat_panel_does_not_revive_a_reset_conversation(client) -> None
     conversations.reset()
     assert "revive-check" not in conversations.names()
     assert "no messages yet" in panel.history.value
+
+
+# -- issue 10: saved notebooks, cards that poll, videos that cannot load, the panels ------------------
+@pytest.fixture
+def published(monkeypatch):
+    """What ``render.show`` publishes in a rich front end, in order (bundles as dicts)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from zhipu_magic.notebook import render
+    from zhipu_magic.notebook.render import live
+
+    calls: list[dict] = []
+    created = not InteractiveShell.initialized()
+    InteractiveShell.instance()  # display() formats (and calls _ipython_display_) only with a shell
+    monkeypatch.setattr(live, "is_rich_frontend", lambda shell=None: True)
+    monkeypatch.setattr(live, "show", lambda bundle: calls.append(dict(bundle)))
+    monkeypatch.setattr(render, "show", live.show)
+    yield calls
+    if created:
+        InteractiveShell.clear_instance()
+
+
+def widget_view(bundle: dict) -> bool:
+    return "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def finished(store, client, prompt: str, kind: str = "chat") -> dict:
+    rec = submitted(store, client, prompt, kind)
+    from zhipu_magic.core.tasks.polling import wait_for_task
+
+    return wait_for_task(store, client, rec["id"], sleep=lambda s: None)
+
+
+def test_a_finished_task_is_a_plain_output_saved_with_the_notebook(store, client, published) -> None:
+    rec = finished(store, client, "explain a table please")
+    assert widgets.show_task(rec, client, store) is None
+    assert len(published) == 1 and not widget_view(published[0])  # nothing that needs a kernel
+    assert "zhipu-magic-reply" in published[0]["text/html"] and "<table" in published[0]["text/html"]
+    video = finished(store, client, "a boat", kind="video")
+    widgets.show_task(video["id"], client, store)
+    assert not widget_view(published[-1]) and published[-1]["text/html"].count("<video") == 1
+
+
+def test_live_widgets_come_after_a_note_that_a_saved_notebook_shows(store, client, published) -> None:
+    from IPython.display import display
+
+    rec = submitted(store, client, "q")
+    card = widgets.show_task(rec, client, store)
+    assert card is not None and len(published) == 2
+    note, view = published
+    assert widget_view(view) and not widget_view(note)
+    assert 'class="zm-reopen-note"' in note["text/html"] and "<style>" in note["text/html"]
+    assert f"%glm result {rec['id']}" in note["text/plain"]
+    assert a_note_is_inert(note["text/html"])
+    card.close()
+    for panel, words in (
+        (widgets.task_panel(client, store), "run this cell to reopen the panel"),
+        (widgets.chat_panel("notes", client), "run this cell to reopen it"),
+    ):
+        published.clear()
+        display(panel)  # what render.show_object does
+        assert [widget_view(b) for b in published] == [False, True]
+        assert words in published[0]["text/plain"] and words in published[0]["text/html"]
+        assert "zm-live" in panel._dom_classes
+        panel.close()
+
+
+def a_note_is_inert(html: str) -> bool:
+    a = audit(html)
+    return a.scripts == 0 and a.handlers == [] and a.bad_urls == [] and a.imgs == []
+
+
+def test_a_card_polls_by_itself_with_backoff_and_stops(store) -> None:
+    with LocalServer(port=0, task_polls=3) as s, GLMClient(api_key="k", base_url=s.base_url) as c:
+        rec = submitted(store, c, "echo: polled for you")
+        t0 = time.monotonic()
+        card = widgets.TaskCard(rec, c, store, backoff=(0.02, 0.05))
+        assert time.monotonic() - t0 < 0.5 and PROCESSING in card.header.value  # never blocks
+        card.poller.join(5)
+        assert not card.poller.running and SUCCESS in card.header.value
+        assert "polled for you" in card.body.value and card.refresh_button.disabled
+        assert card.poller.delays[:3] == [0.02, 0.04, 0.05]  # doubling, capped
+        card.close()
+
+
+def test_the_card_poller_backs_off_from_1_to_10_s_and_stops_when_closed(store) -> None:
+    dead = GLMClient(api_key="k", base_url="http://127.0.0.1:9/api/paas/v4", max_retries=0, timeout=(1, 1))
+    store.record_submission({"id": "t9", "task_status": PROCESSING}, kind="chat", model="m", prompt="p")
+    card = widgets.task_card("t9", dead, store)
+    assert card.poller is not None and card.poller.running and card.poller.delays == [1.0]
+    card.close()
+    card.poller.join(2)
+    assert not card.poller.running  # closed: no more polls
+
+    from zhipu_magic.notebook.widgets.base import Backoff
+
+    class Owner:
+        pass
+
+    steps: list[int] = []
+    owner = Owner()
+    poller = Backoff(owner, lambda o: steps.append(1) or False, start=0.01, maximum=0.02).start()
+    time.sleep(0.1)
+    del owner  # garbage-collected: the poller holds it weakly and ends
+    poller.join(2)
+    assert steps and not poller.running
+    assert [min(1.0 * 2**i, 10.0) for i in range(6)] == [1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert widgets.card.BACKOFF == (1.0, 10.0)
+
+
+def test_a_finished_card_replaces_its_note_with_the_static_answer(store, client, monkeypatch) -> None:
+    """With display ids (``render.show(bundle, display_id=..., update=...)``), the note beside a card
+    becomes the static answer once the task is final: that is what the saved notebook shows."""
+    from zhipu_magic.notebook import render
+    from zhipu_magic.notebook.render import live
+
+    shown: list[tuple[dict, str | None, bool]] = []
+
+    def show(bundle, *, display_id=None, update=False):
+        shown.append((dict(bundle), display_id, update))
+
+    monkeypatch.setattr(live, "is_rich_frontend", lambda shell=None: True)
+    monkeypatch.setattr(live, "show", show)
+    monkeypatch.setattr(render, "show", show)
+    rec = submitted(store, client, "explain a table please")
+    card = widgets.task_card(rec, client, store, auto=False)
+    card._ipython_display_()
+    note_id = shown[0][1]
+    assert note_id and "still running" in shown[0][0]["text/plain"]
+    card.refresh(wait=True)
+    card.refresh(wait=True)
+    bundle, display_id, update = shown[-1]
+    assert (display_id, update) == (note_id, True)
+    assert "zhipu-magic-reply" in bundle["text/html"] and "zm-reopen-note" in bundle["text/html"]
+    card.close()
+
+
+def test_a_video_that_cannot_load_says_so_in_one_line(store, srv) -> None:
+    with GLMClient(api_key="k", base_url=srv.base_url) as c:
+        rec = finished(store, c, "a cat surfing", kind="video")
+    dead_url = "http://127.0.0.1:9/cdn/expired.mp4"  # an expired link, a server that is gone
+    gone = {**rec, "result": {"video_result": [{"url": dead_url, "cover_image_url": dead_url}]}}
+    from zhipu_magic.notebook.widgets.card import static_card
+
+    html = static_card(gone)["text/html"]
+    assert "<video" not in html and "zm-video-gone" in html
+    assert f"%glm result {rec['id']} -o video.mp4" in html and html.count("zm-video-gone") == 1
+    alive = static_card(rec)["text/html"]
+    assert alive.count("<video") == 1 and "zm-video-gone" not in alive
+    assert f"%glm result {rec['id']} -o video.mp4" in alive  # the way to fetch it again, under it
+    store.put({**gone, "id": "gone-1", "submitted": time.time() + 1})
+    panel = widgets.task_panel(None, store)
+    panel.scope.value = "all"
+    for _ in range(100):
+        if "zm-video-gone" in panel.rows.children[0].value:
+            break
+        time.sleep(0.05)
+    assert "zm-video-gone" in panel.rows.children[0].value and "<video" not in panel.rows.children[0].value
+
+
+def test_task_panel_filters_this_notebook_deletes_and_clears_finished(store, client, monkeypatch) -> None:
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/ada/here.ipynb")
+    store.record_submission(
+        {"id": "elsewhere", "task_status": SUCCESS}, kind="chat", model="m", prompt="other"
+    )
+    panel = widgets.task_panel(client, store)
+    assert (
+        panel.notebook == "/home/ada/here.ipynb"
+        and "no tasks for this notebook" in panel.rows.children[0].value
+    )
+    panel.submit("mine, still running", wait=True)
+    panel.submit("mine, soon done", wait=True)
+    assert [r.value.count("mine") for r in panel.rows.children] == [1, 1]
+    assert store.get(store.list()[0]["id"])["notebook"] == "/home/ada/here.ipynb"
+    panel.scope.value = "all"
+    assert len(panel.rows.children) == 3
+    panel.scope.value = "this notebook"
+    done = finished(store, client, "echo: done")  # shown by %%glm: show_task tags it too
+    widgets.show_task(done, client, store)
+    panel.redraw()
+    assert len(panel.rows.children) == 3
+    rows = panel.rows.children
+    first = rows[0]
+    first.delete_button.click()
+    assert (
+        first.task_id not in [r.task_id for r in panel.rows.children] and "removed task" in panel.status.value
+    )
+    panel.refresh(wait=True)
+    panel.refresh(wait=True)
+    assert panel.clear_finished() == 2 and "no tasks for this notebook" in panel.rows.children[0].value
+    panel.scope.value = "all"
+    assert [r.task_id for r in panel.rows.children] == ["elsewhere"]  # others' tasks are left alone
+
+
+def test_task_panel_rows_are_alike_and_bounded(store, client, monkeypatch) -> None:
+    from zhipu_magic.notebook.widgets import tasks as tasks_mod
+
+    monkeypatch.setattr(tasks_mod, "MAX_ROWS", 3)
+    panel = widgets.task_panel(client, store)
+    for i in range(4):
+        panel.submit(f"echo: answer {i}", wait=True)
+    panel.kind.value = "video"
+    panel.submit("a video", wait=True)
+    for _ in range(3):
+        panel.refresh(wait=True)
+    rows = panel.rows.children
+    assert len(rows) == 4 and "2 older task(s) not shown" in rows[-1].value
+    assert all(r.value.count("<details open>") == 1 for r in rows[:3])  # one layout, all open
+    video = rows[0].value
+    assert video.count("<video") == 1 and "<img" not in video and video.count("sample.mp4") == 2
+    assert panel.rows.layout.max_height == "520px" and panel.rows.layout.overflow == "auto"
+
+
+def test_chat_panel_sends_on_enter_and_clear_asks_first(client, registry) -> None:
+    panel = widgets.ChatPanel("keys", client, registry=registry)
+    assert isinstance(panel.input, ipywidgets.Text)
+    panel.input.value = "echo: sent by the keyboard"
+    panel.input._handle_custom_msg({"event": "submit"}, [])  # what Enter / Shift / Ctrl+Enter send
+    panel.join(10)
+    assert registry.get("keys").turns[-1].assistant == "sent by the keyboard"
+    panel.clear_button.click()
+    assert len(registry.get("keys").turns) == 1 and "click again" in panel.status.value
+    assert panel.clear_button.description == "Really clear?"
+    panel.send("echo: changed my mind", wait=True)  # anything else cancels the question
+    assert panel.clear_button.description == "Clear"
+    panel.clear_button.click()
+    panel.clear_button.click()
+    assert registry.get("keys").turns == [] and "cleared" in panel.status.value

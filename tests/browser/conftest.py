@@ -69,7 +69,18 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A JupyterLab 4 server on 127.0.0.1 with its own tmp root and isolated config."""
-    base_dir = tmp_path_factory.mktemp("lab")
+    yield from _serve("lab", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def notebook7_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """The same for Jupyter Notebook 7 (``jupyter notebook``, the ``notebook`` extra)."""
+    pytest.importorskip("notebook", minversion="7")
+    yield from _serve("notebook", tmp_path_factory)
+
+
+def _serve(app: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    base_dir = tmp_path_factory.mktemp(app)
     root, jhome, settings = base_dir / "nb", base_dir / "jhome", base_dir / "app-settings"
     for d in (root, jhome, settings):
         d.mkdir()
@@ -85,6 +96,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
         ZHIPU_MAGIC_HOME=str(zm_home),
         ZHIPU_MAGIC_LOCAL_RATE=LOCAL_RATE,
+        ZHIPU_MAGIC_LOCAL_DIRECTIVES="1",  # the tests' [[fault:...]] prompts
     )
     port = _free_port()
     log = (base_dir / "lab.log").open("wb")
@@ -92,7 +104,7 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         sys.executable,
         "-m",
         "jupyter",
-        "lab",
+        app,
         "--no-browser",
         "--allow-root",
         f"--port={port}",
@@ -101,25 +113,33 @@ def jupyter_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         f"--IdentityProvider.token={TOKEN}",
         f"--ServerApp.root_dir={root}",
         f"--LabServerApp.app_settings_dir={settings}",
-        "--LabApp.extension_manager=readonly",
         "--expose-app-in-browser",
-    ]
+    ] + (["--LabApp.extension_manager=readonly"] if app == "lab" else [])
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=str(root))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited early:\n{(base_dir / 'lab.log').read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"jupyter {app} exited early:\n{(base_dir / 'lab.log').read_text()[-3000:]}"
+                )
             try:
                 if requests.get(f"{base}/api/status", headers=AUTH, timeout=2).status_code == 200:
                     break
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("jupyter lab did not become ready in 60 s")
+                raise RuntimeError(f"jupyter {app} did not become ready in 60 s")
             time.sleep(0.1)
-        yield {"base": base, "root": root, "home": zm_home, "env": env, "log": base_dir / "lab.log"}
+        yield {
+            "app": app,
+            "base": base,
+            "root": root,
+            "home": zm_home,
+            "env": env,
+            "log": base_dir / "lab.log",
+        }
     finally:
         try:
             requests.post(f"{base}/api/shutdown", headers=AUTH, timeout=5)
@@ -204,6 +224,7 @@ class Lab:
     def __init__(self, page: Any, server: dict[str, Any]) -> None:
         self.page, self.server = page, server
         self.root: Path = server["root"]
+        self.contexts: list[Any] = []
 
     def notebook(self, name: str, cells: list[str]) -> str:
         """Write a notebook with a valid kernelspec (pitfall 5) into the served tmp root."""
@@ -216,9 +237,18 @@ class Lab:
         nbformat.write(nb, str(self.root / name))
         return name
 
+    @property
+    def app(self) -> str:
+        return str(self.server.get("app", "lab"))
+
+    def url(self, name: str) -> str:
+        if self.app == "notebook":
+            return f"{self.server['base']}/notebooks/{name}?token={TOKEN}"
+        return f"{self.server['base']}/lab/tree/{name}?token={TOKEN}&reset"
+
     def open(self, name: str) -> None:
-        """Open ``name`` in Lab with a reset workspace and wait for a real idle kernel."""
-        self.page.goto(f"{self.server['base']}/lab/tree/{name}?token={TOKEN}&reset")
+        """Open ``name`` (Lab: with a reset workspace) and wait for a real idle kernel."""
+        self.page.goto(self.url(name))
         self.page.locator(".jp-Notebook").first.wait_for()
         self.page.wait_for_function(KERNEL_READY_JS, timeout=60_000)
         no = self.page.locator(".Toastify__toast button", has_text="No")
@@ -233,6 +263,41 @@ class Lab:
         """Wait until the first ``n`` cells show an execution count and the kernel is idle."""
         self.page.wait_for_function(CELLS_DONE_JS, arg=n, timeout=timeout)
         self.page.wait_for_function(KERNEL_READY_JS, timeout=timeout)
+
+    def shutdown_kernels(self) -> None:
+        """End every kernel session (the page keeps the notebook open, kernel-less)."""
+        _delete_sessions(self.server["base"])
+
+    def fresh_page(self) -> Lab:
+        """A new browser context on the same server: the notebook as reopened tomorrow."""
+        context = self.page.context.browser.new_context(viewport={"width": 1280, "height": 900})
+        self.contexts.append(context)
+        pg = context.new_page()
+        pg.set_default_timeout(30_000)
+        pg.dialogs = []
+        pg.on("dialog", lambda d: (pg.dialogs.append(d.message), d.dismiss()))
+        return Lab(pg, self.server)
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+    def save(self) -> None:
+        """Save the notebook (what a user's Ctrl+S does) and wait until the file has outputs."""
+        import nbformat
+
+        name = self.page.evaluate("() => window.jupyterapp.shell.currentWidget.context.path")
+        self.page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        path = self.root / name
+        for _ in range(100):
+            try:
+                nb = nbformat.read(str(path), as_version=4)
+                if any(c.get("outputs") for c in nb.cells):
+                    return
+            except Exception:
+                pass
+            self.page.wait_for_timeout(100)
+        raise AssertionError(f"{name} was not saved with outputs")
 
     def cell(self, i: int) -> Any:
         return self.page.locator(".jp-Notebook .jp-Cell").nth(i)
@@ -255,5 +320,18 @@ class Lab:
 
 
 @pytest.fixture
-def lab(page: Any, jupyter_server: dict[str, Any], fresh_kernels: None) -> Lab:
-    return Lab(page, jupyter_server)
+def lab(page: Any, jupyter_server: dict[str, Any], fresh_kernels: None) -> Iterator[Lab]:
+    helper = Lab(page, jupyter_server)
+    yield helper
+    helper.close()
+
+
+@pytest.fixture(params=["lab", "notebook"])
+def app(request: pytest.FixtureRequest, page: Any) -> Iterator[Lab]:
+    """The same test in JupyterLab 4 and in Jupyter Notebook 7."""
+    server = request.getfixturevalue("jupyter_server" if request.param == "lab" else "notebook7_server")
+    _delete_sessions(server["base"])
+    helper = Lab(page, server)
+    yield helper
+    helper.close()
+    _delete_sessions(server["base"])

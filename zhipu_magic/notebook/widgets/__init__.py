@@ -18,29 +18,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...core.tasks.store import TaskStore, get_store
+from ...core.tasks.store import TaskStore, get_store, is_final
 from .. import render
 from ..render.panels import task_card_bundle
-from .base import default_client
-from .card import TaskCard
+from .base import default_client, notebook_key
+from .card import TaskCard, static_card
 from .chat import ChatPanel
 from .tasks import TaskPanel
 
 
-def task_card(task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None) -> TaskCard:
-    """The card ``%%glm --async`` shows (a widget); ``task_card_bundle`` is the non-widget twin."""
-    return TaskCard(task, client, store)
+def task_card(
+    task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None, *, auto: bool = True
+) -> TaskCard:
+    """The card ``%%glm --async`` shows (a widget that polls by itself unless ``auto=False``);
+    ``task_card_bundle`` is the non-widget twin."""
+    return TaskCard(task, client, store, auto=auto)
 
 
 def show_task(task: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None) -> TaskCard | None:
-    """Display a task: the live card in a widget front end, the static bundle elsewhere (terminal)."""
+    """Display a task: a finished one as a plain output (saved with the notebook, shown with no
+    kernel); an unfinished one as the live card in a widget front end, the static card elsewhere."""
     store = store or get_store()
-    if render.is_rich_frontend():
-        card = task_card(task, client, store)
-        render.show_object(card)
-        return card
     task_id = str(task["id"] if isinstance(task, Mapping) else task)
     record = store.get(task_id) or (dict(task) if isinstance(task, Mapping) else {"id": task_id})
+    if "notebook" not in record and store.get(task_id) is not None:
+        store.put({"id": task_id, "notebook": notebook_key()})  # for the task panel's filter
+        record = store.get(task_id) or record
+    if is_final(record.get("status")):
+        render.show(static_card(record))
+        return None
+    if render.is_rich_frontend():
+        card = task_card(record, client, store)
+        render.show_object(card)
+        return card
     render.show(task_card_bundle(record))
     return None
 

@@ -17,6 +17,7 @@ import ipywidgets as W
 from ...api.errors import describe_error
 from ...core.reply import Reply
 from .. import render
+from ..render.panels import reopen_note_bundle as render_note
 from .base import Background, Panel, client_or_error, is_local
 
 
@@ -60,7 +61,14 @@ class ChatPanel(Panel, W.VBox):
         models = [m.name for m in MODELS.values() if m.kind == "chat" and m.stream]
         self.history = W.HTMLMath(layout=W.Layout(max_height="480px", overflow="auto"))
         self.live = W.HTMLMath()
-        self.input = W.Textarea(placeholder=f"Message {name}", layout=W.Layout(width="100%"))
+        # ipywidgets' Textarea reports no keys; Text sends a "submit" event on Enter, with or without
+        # Shift or Ctrl/Cmd, so all three send, as in a cell (longer prompts: a %%glm -c NAME cell).
+        self.input = W.Text(
+            placeholder=f"Message {name} (Enter, Shift+Enter or Ctrl/Cmd+Enter sends)",
+            layout=W.Layout(width="100%"),
+        )
+        self.input.on_msg(self._input_event)
+        self._confirm_clear = False
         self.model = W.Dropdown(
             options=models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else models[0], description="Model"
         )
@@ -78,9 +86,10 @@ class ChatPanel(Panel, W.VBox):
             ]
         )
         self.add_class("zm-chat-panel")
+        self.add_class("zm-live")
         self.send_button.on_click(lambda _b: self.send())
         self.stop_button.on_click(lambda _b: self.stop())
-        self.clear_button.on_click(lambda _b: self.clear())
+        self.clear_button.on_click(lambda _b: self.clear_clicked())
         self._unsubscribe = self.registry.subscribe(self._conversation_changed)
         if problem:
             self._show_error(problem)
@@ -90,6 +99,12 @@ class ChatPanel(Panel, W.VBox):
         """A summary for saved notebooks, nbconvert and terminals."""
         turns = sum(m.get("role") == "user" for m in self.registry.messages(self.name))
         return f"chat panel: conversation {self.name!r}, {turns} turns"
+
+    def reopen_note(self) -> dict[str, str]:
+        return render_note(
+            f"chat panel for conversation {self.name!r}: run this cell to reopen it"
+            f" (%glm history {self.name} shows the conversation)"
+        )
 
     @property
     def conversation(self) -> Any:
@@ -111,6 +126,7 @@ class ChatPanel(Panel, W.VBox):
             return
         if not self._need_client():
             return
+        self._cancel_clear()
         self.input.value = ""
         self._stop.clear()
         self.send_button.disabled, self.stop_button.disabled = True, False
@@ -124,8 +140,29 @@ class ChatPanel(Panel, W.VBox):
         if stream is not None:
             shutdown_stream(stream)
 
+    def clear_clicked(self) -> None:
+        """The Clear button asks first: the conversation is shared with ``%%glm -c NAME`` cells."""
+        if not self._confirm_clear:
+            self._confirm_clear = True
+            self.clear_button.description, self.clear_button.button_style = "Really clear?", "danger"
+            self._say(
+                f"Clear forgets conversation {self.name!r} for %%glm -c {self.name} cells too:"
+                " click again to clear"
+            )
+            return
+        self.clear()
+
+    def _cancel_clear(self) -> None:
+        self._confirm_clear = False
+        self.clear_button.description, self.clear_button.button_style = "Clear", ""
+
+    def _input_event(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        if content.get("event") == "submit":  # Enter in the input box (any modifier)
+            self.send()
+
     def clear(self) -> None:
         """Forget this conversation (for ``%%glm -c NAME`` too)."""
+        self._cancel_clear()
         self.stop()
         self.conversation.reset()
         self.live.value = ""

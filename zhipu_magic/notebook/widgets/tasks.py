@@ -1,5 +1,5 @@
-"""The ``%glm tasks`` panel: submit chat/video tasks, list them newest first, refresh all pending ones
-at once, auto-refresh.
+"""The ``%glm tasks`` panel: submit chat/video tasks, list them newest first in a bounded scroll area
+(this notebook's or all), refresh all pending ones at once, auto-refresh, delete one, clear finished.
 
 A view over the task store (:mod:`zhipu_magic.core.tasks`); its HTML comes from
 :mod:`..render.panels` (escaped; answers via ``reply_html``). The entry point is in :mod:`.widgets`.
@@ -7,6 +7,7 @@ A view over the task store (:mod:`zhipu_magic.core.tasks`); its HTML comes from
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -16,8 +17,37 @@ import ipywidgets as W
 from ...api.errors import describe_error
 from ...core.tasks.polling import AutoRefresher, refresh, submit_task
 from ...core.tasks.store import TaskStore, get_store, is_final
-from ..render.panels import task_body_html, task_header_html
-from .base import Background, Panel, client_or_error
+from ..render.panels import task_row_html, video_urls
+from .base import Background, Panel, client_or_error, notebook_key, reachable
+
+MAX_ROWS = 50  # newest first; older ones are counted, not drawn
+SCOPES = ("this notebook", "all")
+
+
+class TaskRow(W.HBox):
+    """One task in the list: its HTML (``value``, as before) and a delete button."""
+
+    def __init__(self, task_id: str, on_delete: Any) -> None:
+        self.task_id = task_id
+        self.html = W.HTMLMath(layout=W.Layout(flex="1 1 auto"))
+        self.delete_button = W.Button(icon="trash", tooltip="Remove this task from the list")
+        self.delete_button.layout.width = "36px"
+        self.delete_button.add_class("zm-delete")
+        self.delete_button.on_click(lambda _b: on_delete(task_id))
+        super().__init__([self.html, self.delete_button], layout=W.Layout(flex="0 0 auto"))
+
+    @property
+    def value(self) -> str:
+        return str(self.html.value)
+
+
+def forget(store: TaskStore, task_id: str) -> None:
+    """Remove a task from the store, or (a store without ``delete``) hide it from the panel."""
+    delete = getattr(store, "delete", None)
+    if callable(delete):
+        delete(task_id)
+    else:
+        store.put({"id": task_id, "hidden": True})
 
 
 def _model_options(kind: str) -> list[str]:
@@ -52,21 +82,34 @@ class TaskPanel(Panel, W.VBox):
             description="Refresh", icon="refresh", tooltip="Poll all pending tasks"
         )
         self.auto = W.ToggleButton(value=False, description="Auto-refresh", icon="clock-o")
+        self.scope = W.ToggleButtons(options=SCOPES, value=SCOPES[0], tooltips=["tasks of this notebook", ""])
+        self.scope.style.button_width = "104px"
+        self.clear_button = W.Button(
+            description="Clear finished", icon="trash", tooltip="Remove finished tasks"
+        )
         self.status = W.HTML()
-        self.rows = W.VBox(layout=W.Layout(max_height="520px", overflow="auto"))
-        self._row_cache: dict[str, tuple[tuple[Any, ...], W.HTML]] = {}
+        self.rows = W.VBox(layout=W.Layout(max_height="520px", overflow="auto", display="block"))
+        self.rows.add_class("zm-task-rows")
+        self.notebook = notebook_key()
+        self._row_cache: dict[str, tuple[tuple[Any, ...], TaskRow]] = {}
+        self._reachable: dict[str, bool] = {}
+        self._checking: set[str] = set()
+        self._draw_lock = threading.RLock()
         self._worker = Background(self._show_error)
         self._auto = AutoRefresher(self._auto_round, interval=auto_interval, on_stop=self._auto_stopped)
         super().__init__(
             [
                 self.prompt,
                 W.HBox([self.kind, self.model, self.submit_button]),
-                W.HBox([self.refresh_button, self.auto]),
+                W.HBox([self.refresh_button, self.auto, self.scope, self.clear_button]),
                 self.status,
                 self.rows,
             ]
         )
         self.add_class("zm-task-panel")
+        self.add_class("zm-live")
+        self.scope.observe(lambda _c: self.redraw(), names="value")
+        self.clear_button.on_click(lambda _b: self.clear_finished())
         self.kind.observe(self._kind_changed, names="value")
         self.submit_button.on_click(lambda _b: self.submit())
         self.refresh_button.on_click(lambda _b: self.refresh())
@@ -95,6 +138,7 @@ class TaskPanel(Panel, W.VBox):
         def work() -> None:
             self._say(f"submitting a {kind} task to {model}\u2026")
             rec = submit_task(self.store, self.client, text, kind=kind, model=model)
+            self.store.put({"id": rec["id"], "notebook": self.notebook})  # for the "this notebook" filter
             self.prompt.value = ""
             self._say(f"submitted task {rec['id']}")
             self.redraw()
@@ -132,6 +176,30 @@ class TaskPanel(Panel, W.VBox):
             self.redraw()
 
         self._worker.run(work, wait=wait)
+
+    def delete(self, task_id: str) -> None:
+        """Remove one task from the list (and the store)."""
+        forget(self.store, task_id)
+        self._row_cache.pop(task_id, None)
+        self._say(f"removed task {task_id}")
+        self.redraw()
+
+    def clear_finished(self) -> int:
+        """Remove every finished task shown (this notebook's, or all); returns how many."""
+        done = [r["id"] for r in self.visible() if is_final(r.get("status"))]
+        for task_id in done:
+            forget(self.store, task_id)
+            self._row_cache.pop(task_id, None)
+        self._say(f"removed {len(done)} finished task(s)")
+        self.redraw()
+        return len(done)
+
+    def visible(self) -> list[dict[str, Any]]:
+        """The records the list shows, newest first: not removed, and this notebook's unless "all"."""
+        records = [r for r in self.store.list() if not r.get("hidden")]
+        if self.scope.value == SCOPES[0]:
+            records = [r for r in records if r.get("notebook") == self.notebook]
+        return records
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the current action (tests and scripts)."""
@@ -177,30 +245,50 @@ class TaskPanel(Panel, W.VBox):
 
     # drawing ------------------------------------------------------------------------------------
     def redraw(self) -> None:
-        """Rebuild the list, newest first; unchanged rows keep their widget (and open/closed state)."""
-        now = time.time()
-        children = []
-        for i, rec in enumerate(self.store.list()):
-            age = 0 if is_final(rec.get("status")) else int(now - float(rec.get("submitted") or now))
-            key = (rec.get("status"), rec.get("updated"), rec.get("last_error"), i < 3, age)
-            cached = self._row_cache.get(rec["id"])
-            if cached is None or cached[0] != key:
-                html = self._row_html(rec, open_=i < 3)
-                row = cached[1] if cached else W.HTMLMath()
-                row.value = html
-                self._row_cache[rec["id"]] = (key, row)
-            children.append(self._row_cache[rec["id"]][1])
-        if not children:
-            empty = W.HTML('<div style="opacity:0.6">no tasks yet</div>')
-            children = [empty]
-        self.rows.children = tuple(children)
+        """Rebuild the list, newest first (at most ``MAX_ROWS``); unchanged rows keep their widget."""
+        with self._draw_lock:
+            now = time.time()
+            records = self.visible()
+            children: list[Any] = []
+            for rec in records[:MAX_ROWS]:
+                age = 0 if is_final(rec.get("status")) else int(now - float(rec.get("submitted") or now))
+                alive = self._video_alive(rec)
+                key = (rec.get("status"), rec.get("updated"), rec.get("last_error"), age, alive)
+                cached = self._row_cache.get(rec["id"])
+                if cached is None or cached[0] != key:
+                    row = cached[1] if cached else TaskRow(rec["id"], self.delete)
+                    row.html.value = task_row_html(rec, now, reachable=alive)
+                    self._row_cache[rec["id"]] = (key, row)
+                children.append(self._row_cache[rec["id"]][1])
+            if len(records) > MAX_ROWS:
+                more = len(records) - MAX_ROWS
+                children.append(W.HTML(f'<div style="opacity:0.6">{more} older task(s) not shown</div>'))
+            if not children:
+                scope = "for this notebook " if self.scope.value == SCOPES[0] else ""
+                children = [W.HTML(f'<div style="opacity:0.6">no tasks {scope}yet</div>')]
+            self.rows.children = tuple(children)
+        self._check_videos(records[:MAX_ROWS])
 
-    @staticmethod
-    def _row_html(record: Mapping[str, Any], *, open_: bool) -> str:
-        body = task_body_html(record)
-        if is_final(record.get("status")):
-            body = f"<details{' open' if open_ else ''}><summary>result</summary>{body}</details>"
-        return (
-            '<div class="zm-task-row" style="border-top:1px solid #e5e7eb;padding:4px 0">'
-            f"{task_header_html(record)}{body}</div>"
-        )
+    def _video_alive(self, record: Mapping[str, Any]) -> bool | None:
+        """Known reachability of a finished video's links (None: not checked yet, or not a video)."""
+        urls = video_urls(record) if record.get("kind") == "video" else []
+        known = [self._reachable.get(u) for u in urls]
+        if not urls or None in known:
+            return None
+        return all(known)
+
+    def _check_videos(self, records: list[dict[str, Any]]) -> None:
+        """Check unchecked video links on a daemon thread, then repaint (a dead link: one line)."""
+        urls = [u for r in records if r.get("kind") == "video" for u in video_urls(r)]
+        todo = [u for u in dict.fromkeys(urls) if u not in self._reachable and u not in self._checking]
+        if not todo:
+            return
+        self._checking.update(todo)
+
+        def check() -> None:
+            for url in todo:
+                self._reachable[url] = reachable(url)
+                self._checking.discard(url)
+            self.redraw()
+
+        threading.Thread(target=check, name="glm-video-check", daemon=True).start()
