@@ -48,6 +48,7 @@ class _ScriptedServer:
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(8)
         self._thread = threading.Thread(target=self._serve, daemon=True)
+        self.heads: list[bytes] = []  # the head of every request received, in order
 
     @property
     def base_url(self) -> str:
@@ -58,6 +59,10 @@ class _ScriptedServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        try:  # wake a blocked accept(): closing the listener alone does not, on Linux
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         self._thread.join(timeout=5)
 
@@ -70,7 +75,9 @@ class _ScriptedServer:
             with conn:
                 try:
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    if read_request(conn) is not None:
+                    head = read_request(conn)
+                    if head is not None:
+                        self.heads.append(head)
                         self._answer(conn)
                 except OSError:
                     pass

@@ -183,3 +183,38 @@ def test_iter_events_yields_as_chunks_arrive() -> None:
     assert seen == []  # the first event came out before the second chunk was pulled
     assert next(it).data == "two"
     assert list(it) == []
+
+
+def test_a_long_line_in_small_reads_decodes_in_linear_time() -> None:
+    """4 MB in 1 KB reads: each read is scanned once, the unfinished line is never rescanned."""
+    import time
+
+    from zhipu_magic.api.sse import MAX_LINE
+
+    payload = b"x" * (4 * 1024 * 1024)
+    decoder = SSEDecoder()
+    t0 = time.perf_counter()
+    assert decoder.feed(b"data: ") == []
+    for i in range(0, len(payload), 1024):
+        assert decoder.feed(payload[i : i + 1024]) == []
+    events = decoder.feed(b"\n\n")
+    assert time.perf_counter() - t0 < 1.0
+    assert len(events) == 1 and len(events[0].data) == len(payload) < MAX_LINE
+
+
+@pytest.mark.parametrize("parts", [[b"data: " + b"y" * 2000], [b"data: "] + [b"y" * 700] * 3])
+def test_a_line_past_the_cap_is_a_typed_error(parts: list[bytes]) -> None:
+    from zhipu_magic.api.sse import LineTooLongError
+
+    decoder = SSEDecoder(max_line=1024)
+    with pytest.raises(LineTooLongError):
+        for part in parts:
+            decoder.feed(part)
+
+
+def test_an_event_of_many_lines_past_the_cap_is_a_typed_error() -> None:
+    from zhipu_magic.api.sse import LineTooLongError
+
+    decoder = SSEDecoder(max_line=1024)
+    with pytest.raises(LineTooLongError):
+        decoder.feed(b"\n".join([b"data: " + b"z" * 100] * 20) + b"\n")

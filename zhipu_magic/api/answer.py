@@ -304,7 +304,7 @@ def _fold(blocks: list[str], parts: list[str]) -> None:
 def _joined(blocks: list[str], parts: list[str]) -> str:
     """Everything so far as one string, kept as the only block, so repeated reads stay cheap."""
     if parts or len(blocks) > 1:
-        whole = "".join(blocks) + "".join(parts)
+        whole = "".join(blocks + parts)  # one allocation: the pieces never exist twice
         parts.clear()
         blocks[:] = [whole] if whole else []
     return blocks[0] if blocks else ""

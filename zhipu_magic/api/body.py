@@ -25,8 +25,13 @@ def read_body(response: requests.Response, *, limit: int, end: float | None, dea
     monotonic ``end``, or a connection that broke while reading."""
     out = bytearray()
     failure: GLMError | None = None
+    read1 = getattr(response.raw, "read1", None)
+    if read1 is not None:  # what has arrived (a trickle still meets the deadline), decoded
+        pieces = iter(lambda: read1(READ_SIZE, decode_content=True), b"")
+    else:
+        pieces = response.iter_content(READ_SIZE)
     try:
-        for piece in response.iter_content(READ_SIZE):
+        for piece in pieces:
             out += piece
             if len(out) > limit:
                 failure = too_large("the response body", limit)

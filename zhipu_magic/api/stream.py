@@ -65,6 +65,7 @@ class ChatStream:
         self._read = live_reader(response)  # whatever has arrived, never waiting to fill a buffer
         self._decoder = SSEDecoder()
         self._queue: deque[dict[str, Any]] = deque()
+        self._failure: GLMError | None = None
         self._scrub = scrub or (lambda s: s)
         self._done = False
         self._end, self._deadline = end, deadline  # monotonic end of the total budget, and its size
@@ -113,6 +114,9 @@ class ChatStream:
 
     def __next__(self) -> dict[str, Any]:
         while not self._queue:
+            if self._failure is not None:  # the chunks decoded before the error came first
+                failure, self._failure = self._failure, None
+                raise failure
             if self._done or self.closed:
                 self.close()
                 raise StopIteration
@@ -120,7 +124,9 @@ class ChatStream:
                 self._pull()
             except GLMError as err:
                 err.attempts = self.attempts  # the call's attempts: it failed after this many
-                raise
+                if not self._queue:
+                    raise
+                self._failure = err  # raised once the chunks read before it are yielded
         return self._queue.popleft()
 
     def _pull(self) -> None:
