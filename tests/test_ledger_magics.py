@@ -1,0 +1,206 @@
+"""The call log from the notebook: %%glm cells recorded (never the key), replay without a request
+reaching the server (also after a restart), %glm log / cost / usage, the switch, provenance. A real
+shell, the package's local server over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import Recorder
+from IPython.core.error import UsageError
+
+from zhipu_magic.core.conversation import conversations
+from zhipu_magic.core.ledger import db, get_ledger, prices, query
+from zhipu_magic.notebook import render
+from zhipu_magic.notebook.render.bundles import money
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def ip(shell, monkeypatch):
+    rec = Recorder(shell=shell)
+    shell.display_pub = rec
+    shell.rec = rec
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    conversations.reset()
+    yield shell
+    shell.run_line_magic("unload_ext", "zhipu_magic")
+    for name in ("_glm", "answer"):
+        shell.user_ns.pop(name, None)
+    shell.config.pop("GLMMagics", None)
+    conversations.reset()
+
+
+@pytest.fixture
+def api(server, monkeypatch, canary):
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+    return server
+
+
+def chats(srv) -> int:
+    return sum("chat/completions" in r.path for r in srv.requests)
+
+
+def shown(ip) -> str:
+    return ip.rec.calls[-1]["data"]["text/plain"]
+
+
+def db_bytes() -> bytes:
+    home = Path(os.environ["ZHIPU_MAGIC_HOME"])
+    return b"".join(p.read_bytes() for p in home.glob(db.FILENAME + "*"))
+
+
+def test_every_kind_of_call_is_recorded_and_the_key_never(ip, api, canary):
+    ip.run_cell_magic("glm", "-c trip", "Plan a day in Chengdu")
+    ip.run_cell_magic("glm", "--no-stream -t 0.2", "Name three rivers")
+    ip.run_cell_magic("glm", "--async", "Summarise owls")
+    task_id = ip.user_ns["_glm"].task_id
+    for _ in range(5):
+        ip.run_line_magic("glm", f"result {task_id}")
+    rows = {r["kind"]: r for r in query.recent(get_ledger(), 50)}
+    assert set(rows) >= {"stream", "sync", "async"}, rows.keys()
+    assert rows["stream"]["conversation"] == "trip" and rows["stream"]["prompt"] == "Plan a day in Chengdu"
+    assert json.loads(rows["sync"]["request"])["temperature"] == 0.2
+    assert rows["async"]["task_id"] == task_id and rows["async"]["answer"]
+    assert (
+        sum(r["task_id"] == task_id for r in query.recent(get_ledger(), 50)) == 1
+    )  # fetched 5x, logged once
+    assert rows["stream"]["backend"] == api.base_url.rstrip("/") and rows["stream"]["request_id"]
+    data = db_bytes()
+    assert data and canary.encode() not in data
+    for part in canary.split("."):
+        assert part.encode() not in data
+
+
+def test_video_task_recorded_when_done(ip, api):
+    ip.run_cell_magic("glm", "--video", "A cat surfing")
+    task_id = ip.user_ns["_glm"].task_id
+    for _ in range(5):
+        ip.run_line_magic("glm", f"result {task_id}")
+    (row,) = [r for r in query.recent(get_ledger(), 10) if r["task_id"] == task_id]
+    assert row["kind"] == "video" and row["prompt"] == "A cat surfing" and ".mp4" in row["answer"]
+
+
+def test_replay_answers_from_the_log_without_a_request(ip, api):
+    ip.run_cell_magic("glm", "-o first", "Explain recursion briefly")
+    first = ip.user_ns["_glm"]
+    sent = chats(api)
+    assert "free" in render.footer_text(first)
+    ip.run_cell_magic("glm", "--replay -o again", "Explain recursion briefly")
+    again = ip.user_ns["_glm"]
+    assert chats(api) == sent  # counted at the server: nothing reached it
+    assert again.text == first.text == ip.user_ns["again"] and again.replayed == first.log_id
+    assert "replayed · 0 tokens" in shown(ip) and not again.usage
+    ip.run_line_magic("glm", "config replay=on")
+    ip.run_cell_magic("glm", "", "Explain recursion briefly")
+    assert chats(api) == sent
+    ip.run_cell_magic("glm", "--fresh", "Explain recursion briefly")
+    assert chats(api) == sent + 1 and "replayed" not in shown(ip)
+    ip.run_cell_magic("glm", "-t 0.5", "Explain recursion briefly")  # another request: sent
+    assert chats(api) == sent + 2
+    with pytest.raises(UsageError, match="do not go together"):
+        ip.run_cell_magic("glm", "--replay --fresh", "x")
+
+
+RESTARTED = """
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "zhipu_magic")
+ip.run_line_magic("glm", "config replay=on")
+ip.run_cell_magic("glm", "-o answer", "Write a haiku about tea")
+print("REPLAYED", ip.user_ns["_glm"].replayed, ip.user_ns["answer"] == ip.user_ns["_glm"].text)
+"""
+
+
+def test_replay_after_a_kernel_restart(ip, api, canary):
+    ip.run_cell_magic("glm", "", "Write a haiku about tea")
+    log_id, sent = ip.user_ns["_glm"].log_id, chats(api)
+    env = {**os.environ, "ZHIPUAI_API_KEY": canary, "ZHIPUAI_BASE_URL": api.base_url}
+    out = subprocess.run(
+        [sys.executable, "-c", RESTARTED], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"REPLAYED {log_id} True" in out.stdout and "replayed · 0 tokens" in out.stdout
+    assert chats(api) == sent
+
+
+def test_log_lists_searches_and_shows_one(ip, api):
+    for prompt in ("Tell me about owls", "Tell me about rivers", "Tell me about owls at night"):
+        ip.run_cell_magic("glm", "", prompt)
+    ip.run_line_magic("glm", "log owls")
+    text = shown(ip)
+    lines = text.splitlines()
+    assert "2 calls, newest first" in lines[0] and "rivers" not in text and len(lines) == 4
+    assert "owls at night" in lines[2] and "owls at night" not in lines[3]  # newest first
+    ip.run_line_magic("glm", "log -n 1")
+    assert "1 calls" in shown(ip) and "owls at night" in shown(ip)
+    ip.run_line_magic("glm", "log -m glm-4-plus")
+    assert "No calls" in shown(ip)
+    last = query.recent(get_ledger(), 1)[0]
+    ip.run_line_magic("glm", f"log {last['id']}")
+    assert last["answer"][:40] in shown(ip) and '"messages"' in shown(ip)
+    with pytest.raises(UsageError, match="no call"):
+        ip.run_line_magic("glm", "log 9999")
+    with pytest.raises(UsageError, match="--since"):
+        ip.run_line_magic("glm", "log --since yesterday-ish")
+    import zhipu_magic
+
+    rows = zhipu_magic.log(search="rivers")
+    assert [r["prompt"] for r in rows] == ["Tell me about rivers"]
+
+
+def test_cost_totals_equal_usage_times_price(ip, api, monkeypatch):
+    monkeypatch.setenv(prices.PRICES_ENV_VAR, "glm-4-air=0.8/2")
+    for model, prompt in (("glm-4-air", "One"), ("glm-4-air", "Two"), ("glm-4-flash", "Three")):
+        ip.run_cell_magic("glm", f"-m {model}", prompt)
+    ip.run_cell_magic("glm", "-m glm-4-plus", "Four")
+    assert "cost unknown" in render.footer_text(ip.user_ns["_glm"])
+    rows = (
+        sqlite3.connect(get_ledger().path)
+        .execute("SELECT model, prompt_tokens, completion_tokens FROM calls")
+        .fetchall()
+    )
+    expected = sum((p * 0.8 + c * 2) / 1e6 for m, p, c in rows if m == "glm-4-air")
+    assert expected > 0
+    ip.run_line_magic("glm", "cost")
+    text = shown(ip)
+    assert money(expected) in text and "1 unknown" in text
+    html = ip.rec.calls[-1]["data"]["text/html"]
+    assert html.count("width:100.0%") == 1 and "<script" not in html  # bars: the largest is full
+    groups = {g["grp"]: g for g in query.totals(get_ledger(), "model")}
+    assert groups["glm-4-air"]["cost"] == pytest.approx(expected)
+    assert groups["glm-4-flash"]["cost"] == 0 and groups["glm-4-plus"]["cost"] is None
+    ip.run_line_magic("glm", "usage")
+    assert money(expected) in shown(ip) and "unknown" in shown(ip)
+    ip.run_line_magic("glm", "cost --by day --since 1d")
+    assert shown(ip).count(money(expected)) == 2  # the day and the total
+
+
+def test_log_switched_off(ip, api):
+    ip.run_line_magic("glm", "config log=off")
+    ip.run_cell_magic("glm", "", "Not recorded")
+    assert ip.user_ns["_glm"].log_id is None and query.recent(get_ledger()) == []
+    ip.run_line_magic("glm", "config log=on")
+    ip.run_cell_magic("glm", "", "Recorded")
+    assert [r["prompt"] for r in query.recent(get_ledger())] == ["Recorded"]
+
+
+def test_a_broken_log_never_breaks_a_cell(ip, api, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / db.FILENAME).write_bytes(b"garbage" * 500)
+    monkeypatch.setenv("ZHIPU_MAGIC_HOME", str(home))
+    with pytest.warns(db.LedgerWarning):
+        ip.run_cell_magic("glm", "-o answer", "Still answered")
+        ip.run_cell_magic("glm", "", "And again")
+    assert ip.user_ns["answer"] and get_ledger().in_memory
+    assert [r["prompt"] for r in query.recent(get_ledger())] == ["And again", "Still answered"]
