@@ -4,7 +4,9 @@ built-in local server, and with a (canary) key against a GLM-compatible server o
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -171,6 +173,43 @@ def check_widgets(nb, mode: str) -> None:
     assert "('SUCCESS', 'Write a haiku about widgets.')" in _text(_cell(nb, '[(r["status"]'))
 
 
+def check_log_cost_replay(nb, mode: str) -> None:
+    """A first run: real calls, recorded; the log and the cost read them back."""
+    for starts in ("%%glm -o haiku", "%%glm -c tea\nName", "%%glm -c tea\nWhich"):
+        _check_streamed_answer(_cell(nb, starts))
+        assert "replayed" not in _text(_cell(nb, starts))
+    assert "log #3 (a new call)" in _text(_cell(nb, "print(haiku"))
+    assert "glm-4-flash  3 " in _text(_cell(nb, "%glm usage"))
+    assert re.search(r"^total +3 ", _text(_cell(nb, "%glm cost")), re.M)
+    assert "3 calls, newest first" in _text(_cell(nb, "%glm log -n 5"))
+    assert "1 calls" in _text(_cell(nb, "%glm log oxidised"))
+    assert "1 logged call(s) mention a haiku" in _text(_cell(nb, "import zhipu_magic"))
+
+
+def _chat_requests(srv) -> int:
+    return sum("chat/completions" in r.path for r in srv.requests)
+
+
+def test_log_notebook_spends_tokens_only_the_first_time(mode, tmp_path: Path) -> None:
+    """Run All twice (two kernels, one ZHIPU_MAGIC_HOME): the second run is answered from the log,
+    with no request reaching the server and no new record."""
+    name, srv = mode
+    path = ROOT / "notebooks" / "10_log_cost_replay.ipynb"
+    execute(path)
+    first = _chat_requests(srv) if srv is not None else None
+    database = Path(os.environ["ZHIPU_MAGIC_HOME"]) / "calls.sqlite3"
+    recorded = sqlite3.connect(database).execute("SELECT count(*) FROM calls").fetchone()[0]
+    nb = execute(path, save=tmp_path / "second.ipynb")
+    assert sqlite3.connect(database).execute("SELECT count(*) FROM calls").fetchone()[0] == recorded == 3
+    if srv is not None:
+        assert first == 3 and _chat_requests(srv) == first  # counted at the server
+    for starts in ("%%glm -o haiku", "%%glm -c tea\nName", "%%glm -c tea\nWhich"):
+        assert "replayed · 0 tokens" in _text(_cell(nb, starts))
+    assert "log #3 (replayed, 0 tokens)" in _text(_cell(nb, "print(haiku"))
+    assert "No requests yet in this session." in _text(_cell(nb, "%glm usage"))
+    assert "3 calls, newest first" in _text(_cell(nb, "%glm log -n 5"))
+
+
 CHECKS = {
     "01_quickstart": check_quickstart,
     "02_conversations_and_variables": check_conversations,
@@ -178,4 +217,5 @@ CHECKS = {
     "04_widgets": check_widgets,
     "05_python_client": check_python_client,
     "06_errors_and_limits": check_errors,
+    "10_log_cost_replay": check_log_cost_replay,
 }

@@ -225,7 +225,7 @@ def replay(magics: Any, call: Call, model: str, messages: list, *, json_mode: bo
     Nothing reaches the server and no token is counted; a log that cannot be read means no replay."""
     from ..core.ledger import get_ledger
     from ..core.ledger.query import find_answer
-    from ..core.ledger.records import answer_response, backend_name, request_hash
+    from ..core.ledger.records import answer_response, backend_name, provenance, request_hash
 
     try:
         digest = request_hash(call.request.body, backend_name(call.base_url, call.local))
@@ -238,6 +238,7 @@ def replay(magics: Any, call: Call, model: str, messages: list, *, json_mode: bo
     reply.json_mode = json_mode
     reply.set_response(answer_response(found))
     reply.replayed = reply.log_id = found["id"]
+    reply.provenance = provenance(reply, call.request.body, found["id"])
     live = render.LiveDisplay(min_interval=magics.min_interval)
     live.start(model)
     reply.finish()

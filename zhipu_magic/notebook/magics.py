@@ -242,13 +242,16 @@ class GLMMagics(Magics):
     def log_call(
         self, reply: Any, body: Any, *, kind: str, local: bool, base_url: str | None, **context: Any
     ) -> None:
-        """Record a finished call in the call log (unless ``log`` is off); sets ``reply.log_id``."""
-        reply.log_id = None
-        if not self.log:
-            return
-        context.setdefault("cell_id", self.current_cell_id())
-        context.setdefault("notebook", self.notebook_path())
-        reply.log_id = ledger.record(reply, body, kind=kind, local=local, base_url=base_url, **context)
+        """Record a finished call in the call log (unless ``log`` is off). Sets ``reply.log_id``,
+        ``reply.replayed`` (``None``: a real call) and ``reply.provenance`` (what the output saves)."""
+        reply.log_id = reply.replayed = None
+        if self.log:
+            context.setdefault("cell_id", self.current_cell_id())
+            context.setdefault("notebook", self.notebook_path())
+            reply.log_id = ledger.record(reply, body, kind=kind, local=local, base_url=base_url, **context)
+        from ..core.ledger.records import provenance
+
+        reply.provenance = provenance(reply, body, reply.log_id)
 
     def notebook_path(self) -> str | None:
         """The notebook's path when the front end tells it (``__session__``, ``JPY_SESSION_NAME``)."""
