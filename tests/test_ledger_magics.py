@@ -204,3 +204,17 @@ def test_a_broken_log_never_breaks_a_cell(ip, api, tmp_path, monkeypatch):
         ip.run_cell_magic("glm", "", "And again")
     assert ip.user_ns["answer"] and get_ledger().in_memory
     assert [r["prompt"] for r in query.recent(get_ledger())] == ["And again", "Still answered"]
+
+
+def test_load_ext_does_not_open_the_log():
+    """``%load_ext`` loads neither the database module nor sqlite3 (IPython's own history may have
+    imported sqlite3 before: only what load_ext adds counts)."""
+    code = (
+        "import sys\nfrom IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\nbefore = set(sys.modules)\n"
+        "ip.run_line_magic('load_ext', 'zhipu_magic')\nnew = set(sys.modules) - before\n"
+        "print(sorted(m for m in new if 'sqlite' in m or m.startswith('zhipu_magic.core.ledger.')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
