@@ -8,8 +8,8 @@ ratio to the raw baseline (requests + ``iter_content(None)`` + split + ``json.lo
 run. Targets: ``GLMClient.stream`` <= 1.1x raw in every framing (aim 1.05), ``ZhipuAI`` <= 1.2x.
 
 Memory (``--memory-chunks``, default 200,000): the tracemalloc peak while streaming that many
-chunks through ``GLMClient.stream`` (reading ``.text`` at the end), as a multiple of the answer's
-size (target <= ~3x).
+4-character ASCII chunks (an 800,000-character answer) through ``GLMClient.stream``, reading
+``.text`` at the end, as a multiple of the answer's size (target <= ~3x).
 
     python bench/bench_client.py [--chunks 20000] [--rounds 7] [--memory-chunks 200000]
 """
@@ -139,7 +139,7 @@ def throughput(server: SSEServer, framing: str, rounds: int) -> dict:
 def memory(chunks: int) -> dict:
     """tracemalloc peak while a ``chunks``-chunk answer streams through GLMClient.stream."""
     with SSEServer(chunks) as server:
-        client = GLMClient(api_key=KEY, base_url=server.url("event"))
+        client = GLMClient(api_key=KEY, base_url=server.url("ascii"))
         run_client(client)  # warm up outside the measurement
         gc.collect()
         tracemalloc.start()

@@ -1,11 +1,16 @@
-"""Streaming benchmark for GLMClient: throughput and per-event latency, against the local server.
+"""END-TO-END streaming figure against the package's LocalServer: throughput and per-event latency.
 
-Throughput: the local server (in a separate process, so it does not share our GIL) streams 20,000
-chunks as fast as it can. In one run, interleaved, we time
+This measures the local server as much as the client (the Python LocalServer tops out near 57k
+chunks/s, so b/a here says little about the client): the client-bound comparison, every framing
+against the raw baseline, is ``bench/bench_client.py``. Kept as an end-to-end figure and for the
+latency probe.
+
+Throughput (end to end): the local server (in a separate process, so it does not share our GIL)
+streams 20,000 chunks as fast as it can. In one run, interleaved, we time
   (a) a raw baseline: requests + iter_content + line split + json.loads,
   (b) GLMClient.stream,
   (c) the official zhipuai SDK's stream (if installed),
-and report medians and the ratios b/a (target <= 1.1) and c/b (target >= 2).
+and report medians and the ratios b/a and c/b (target >= 2).
 
 Latency: the server (in process, so both sides read the same perf_counter) sends one event every
 50 ms; we report p50 / p99 of (client yield time - server write time). Target p99 <= 10 ms.
@@ -151,7 +156,10 @@ def main() -> None:
     tp = throughput(args.chunks, args.rounds)
     lat = latency()
     med = tp["median_s"]
-    print(f"throughput, {tp['chunks']} chunks, median of {tp['rounds']} interleaved rounds:")
+    print(
+        f"END TO END (LocalServer; server-bound, see bench_client.py for the client): "
+        f"{tp['chunks']} chunks, median of {tp['rounds']} interleaved rounds:"
+    )
     for name, label in (
         ("raw", "(a) requests + iter_content + split + json.loads"),
         ("client", "(b) GLMClient.stream"),
@@ -159,7 +167,7 @@ def main() -> None:
     ):
         if name in med:
             print(f"  {label:52s} {med[name] * 1000:8.1f} ms  {tp['chunks'] / med[name]:9.0f} chunks/s")
-    print(f"  b/a = {tp['b_over_a']:.2f}  (target <= 1.1)")
+    print(f"  b/a = {tp['b_over_a']:.2f}  (end to end: the server is the bottleneck)")
     if "c_over_b" in tp:
         print(f"  c/b = {tp['c_over_b']:.2f}  (target >= 2)")
     print(f"latency, one event every {lat['interval_ms']:.0f} ms, {lat['events']} events:")

@@ -10,7 +10,8 @@ The path picks the framing (``/FRAMING/api/paas/v4/chat/completions``):
 - ``64k``: 64 KiB HTTP chunks, events cut anywhere,
 - ``eof``: no Transfer-Encoding and no length, the body ends when the connection closes
   (``Connection: close``, what HTTP/1.0-style proxies send),
-- ``crlf``: like ``64k`` with CRLF line ends (a CR at the end of one read, its LF in the next).
+- ``crlf``: like ``64k`` with CRLF line ends (a CR at the end of one read, its LF in the next),
+- ``ascii``: like ``event`` with 4 ASCII characters a chunk (the memory measurement).
 
 Every body is rendered once at start-up; each request is answered with one ``sendall``.
 """
@@ -25,14 +26,15 @@ import threading
 
 FRAMINGS = ("event", "64k", "eof", "crlf")
 WORDS = ("tok", "en", " stream", "ing", " 你好", " fast", "er", " 👋", " than", " ever")
+ASCII = ("tok ", "en, ", "str ", "eam ")  # 4 characters a chunk: the issue's 800,000-char answer
 
 
-def events(n: int, eol: bytes = b"\n") -> list[bytes]:
+def events(n: int, eol: bytes = b"\n", words: tuple[str, ...] = WORDS) -> list[bytes]:
     """``n`` realistic GLM chunks (about 4 characters of content each), a final one, ``[DONE]``."""
     out = []
     base = {"id": "20260313050247abcdef", "created": 1773349367, "model": "glm-4-flash"}
     for i in range(n):
-        delta = {"role": "assistant", "content": WORDS[i % len(WORDS)]}
+        delta = {"role": "assistant", "content": words[i % len(words)]}
         body = {**base, "choices": [{"index": 0, "delta": delta}]}
         out.append(b"data: " + json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
     usage = {"prompt_tokens": 9, "completion_tokens": n, "total_tokens": n + 9}
@@ -65,6 +67,7 @@ def render(n: int) -> dict[str, bytes]:
         "64k": te + chunked(cut(body)),
         "crlf": te + chunked(cut(crlf)),
         "eof": head + b"Connection: close\r\n\r\n" + body,
+        "ascii": te + chunked(events(n, words=ASCII)),
     }
 
 

@@ -95,7 +95,19 @@ class Answer:
             if type(choice) is dict:
                 delta = choice.get("delta")
                 if delta and type(delta) is dict:
-                    self._add_delta(delta)
+                    content = delta.get("content")
+                    if (  # the common token: plain answer text, nothing else in the delta
+                        self._state == _ANSWER
+                        and type(content) is str
+                        and "reasoning_content" not in delta
+                        and "tool_calls" not in delta
+                    ):
+                        parts = self._text
+                        parts.append(content)
+                        if len(parts) >= FOLD:
+                            _fold(self._text_blocks, parts)
+                    else:
+                        self._add_delta(delta)
                 reason = choice.get("finish_reason")
                 if reason:
                     self._set_finish_reason(reason)

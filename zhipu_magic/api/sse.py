@@ -113,26 +113,32 @@ class SSEDecoder:
         self._partial.append(piece)
 
     def _lines(self, lines: list[bytes]) -> list[Raw]:
+        """The per-line loop, on locals (written back at the end): ``data:`` first, then the blank
+        line that dispatches, comments, and the other fields through :meth:`_field`."""
         out: list[Raw] = []
-        data = self._data
+        data, cap = self._data, self.max_line
+        has, size, event = self._has_data, self._data_len, self._event
         for line in lines:
-            if line[:5] == b"data:":
-                value = line[6:] if line[5:6] == b" " else line[5:]
+            if line.startswith(b"data:"):
+                value = line[6:] if line.startswith(b"data: ") else line[5:]
                 data.append(value)
-                self._has_data = True
-                self._data_len += len(value) + 1
-                if self._data_len > self.max_line:
-                    raise LineTooLongError(f"an event larger than {self.max_line} bytes")
+                has = True
+                size += len(value) + 1
+                if size > cap:
+                    self._has_data, self._data_len, self._event = has, size, event
+                    raise LineTooLongError(f"an event larger than {cap} bytes")
             elif not line:
-                if self._has_data:
+                if has:
                     joined = data[0] if len(data) == 1 else b"\n".join(data)
-                    out.append((self._event, joined, self._last_id, self._retry))
+                    out.append((event, joined, self._last_id, self._retry))
                     data.clear()
-                    self._has_data = False
-                    self._data_len = 0
-                self._event = b""
+                    has, size = False, 0
+                event = b""
             elif line[:1] != b":":
+                self._has_data, self._data_len, self._event = has, size, event
                 self._field(line)
+                has, size, event = self._has_data, self._data_len, self._event
+        self._has_data, self._data_len, self._event = has, size, event
         return out
 
     def _field(self, line: bytes) -> None:
