@@ -57,6 +57,14 @@ class Obj:
         object.__setattr__(self, "_data", dict(data or {}))
         object.__setattr__(self, "_name", name)
 
+    @classmethod
+    def owning(cls, data: dict[str, Any], name: str) -> Obj:
+        """A view that takes ``data`` as its own, uncopied (a fresh stream chunk: the hot path)."""
+        obj = cls.__new__(cls)
+        _set(obj, "_data", data)
+        _set(obj, "_name", name)
+        return obj
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__") or name in ("_data", "_name"):
             raise AttributeError(name)
@@ -110,6 +118,10 @@ class Obj:
         return sorted(set(self._data) | {"model_dump", "model_dump_json", "to_dict", "to_json", "get"})
 
 
+_set = object.__setattr__
+_owning = Obj.owning
+
+
 class Stream:
     """Chunks of a streamed answer as :class:`Obj`; closes the connection like ``ChatStream``."""
 
@@ -120,7 +132,7 @@ class Stream:
         return self
 
     def __next__(self) -> Obj:
-        return Obj(next(self._stream), "ChatCompletionChunk")
+        return _owning(next(self._stream), "ChatCompletionChunk")
 
     @property
     def text(self) -> str:
