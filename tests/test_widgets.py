@@ -688,7 +688,7 @@ def test_chat_panel_sends_on_enter_and_clear_asks_first(client, registry) -> Non
     panel = widgets.ChatPanel("keys", client, registry=registry)
     assert isinstance(panel.input, ipywidgets.Text)
     panel.input.value = "echo: sent by the keyboard"
-    panel.input._handle_custom_msg({"event": "submit"}, [])  # what Enter / Shift / Ctrl+Enter send
+    panel.input._handle_custom_msg({"event": "submit"}, [])  # what Enter and Shift+Enter send
     panel.join(10)
     assert registry.get("keys").turns[-1].assistant == "sent by the keyboard"
     panel.clear_button.click()

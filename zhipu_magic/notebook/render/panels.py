@@ -167,7 +167,7 @@ def task_row_html(
     if is_final(record.get("status")):
         body = f"<details open><summary>result</summary>{body}</details>"
     return (
-        '<div class="zm-task-row" style="border-top:1px solid #e5e7eb;padding:4px 0">'
+        '<div class="zm-task-row" style="border-top:1px solid #e5e7eb;padding:4px 0;width:100%">'
         f"{task_header_html(record, now)}{body}</div>"
     )
 

@@ -61,10 +61,11 @@ class ChatPanel(Panel, W.VBox):
         models = [m.name for m in MODELS.values() if m.kind == "chat" and m.stream]
         self.history = W.HTMLMath(layout=W.Layout(max_height="480px", overflow="auto"))
         self.live = W.HTMLMath()
-        # ipywidgets' Textarea reports no keys; Text sends a "submit" event on Enter, with or without
-        # Shift or Ctrl/Cmd, so all three send, as in a cell (longer prompts: a %%glm -c NAME cell).
+        # ipywidgets' Textarea reports no keys at all. Text sends a "submit" event on Enter and on
+        # Shift+Enter (a keypress); Ctrl/Cmd+Enter fires no keypress in the browser, so no stock widget
+        # can see it (that needs a front-end extension). Longer prompts: a %%glm -c NAME cell.
         self.input = W.Text(
-            placeholder=f"Message {name} (Enter, Shift+Enter or Ctrl/Cmd+Enter sends)",
+            placeholder=f"Message {name} (Enter or Shift+Enter sends)",
             layout=W.Layout(width="100%"),
         )
         self.input.on_msg(self._input_event)
@@ -157,7 +158,7 @@ class ChatPanel(Panel, W.VBox):
         self.clear_button.description, self.clear_button.button_style = "Clear", ""
 
     def _input_event(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        if content.get("event") == "submit":  # Enter in the input box (any modifier)
+        if content.get("event") == "submit":  # Enter or Shift+Enter in the input box
             self.send()
 
     def clear(self) -> None:

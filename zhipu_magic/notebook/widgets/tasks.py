@@ -29,12 +29,12 @@ class TaskRow(W.HBox):
 
     def __init__(self, task_id: str, on_delete: Any) -> None:
         self.task_id = task_id
-        self.html = W.HTMLMath(layout=W.Layout(flex="1 1 auto"))
+        self.html = W.HTMLMath(layout=W.Layout(flex="1 1 auto", width="100%"))
         self.delete_button = W.Button(icon="trash", tooltip="Remove this task from the list")
         self.delete_button.layout.width = "36px"
         self.delete_button.add_class("zm-delete")
         self.delete_button.on_click(lambda _b: on_delete(task_id))
-        super().__init__([self.html, self.delete_button], layout=W.Layout(flex="0 0 auto"))
+        super().__init__([self.html, self.delete_button], layout=W.Layout(flex="0 0 auto", width="100%"))
 
     @property
     def value(self) -> str:
@@ -83,7 +83,7 @@ class TaskPanel(Panel, W.VBox):
         )
         self.auto = W.ToggleButton(value=False, description="Auto-refresh", icon="clock-o")
         self.scope = W.ToggleButtons(options=SCOPES, value=SCOPES[0], tooltips=["tasks of this notebook", ""])
-        self.scope.style.button_width = "104px"
+        self.scope.style.button_width = "120px"
         self.clear_button = W.Button(
             description="Clear finished", icon="trash", tooltip="Remove finished tasks"
         )
