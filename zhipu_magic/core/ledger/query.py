@@ -91,9 +91,11 @@ def one(ledger: Ledger, log_id: int) -> dict[str, Any] | None:
 
 
 def find_answer(ledger: Ledger, request_hash: str) -> dict[str, Any] | None:
-    """The newest successful call of this exact request (replay; ``map``'s resume), or ``None``."""
+    """The newest successful call of this exact request (replay; ``map``'s resume), or ``None``.
+    A call that ended asking for tools is not an answer (its tool calls are not kept)."""
     found = ledger.rows(
-        "SELECT * FROM calls WHERE request_hash = ? AND status = ? ORDER BY id DESC LIMIT 1",
+        "SELECT * FROM calls WHERE request_hash = ? AND status = ? "
+        "AND coalesce(finish_reason, '') != 'tool_calls' ORDER BY id DESC LIMIT 1",
         [request_hash, OK],
     )
     return found[0] if found else None
