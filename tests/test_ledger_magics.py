@@ -218,3 +218,34 @@ def test_load_ext_does_not_open_the_log():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_failed_calls_are_recorded_and_never_replayed(ip, api):
+    from zhipu_magic.api.errors import GLMError
+
+    ip.run_line_magic("glm", "config replay=on")
+    for _ in range(2):
+        with pytest.raises(GLMError):
+            ip.run_cell_magic("glm", "", "Hello [[fault:balance]]")
+    rows = query.recent(get_ledger())
+    assert [r["status"] for r in rows] == ["error", "error"] and "1113" in rows[0]["error"]
+    assert chats(api) == 2  # the failed call was sent again, not replayed
+
+
+def test_provenance_and_notebook_path(ip, api):
+    ip.user_ns["__session__"] = "analysis/owls.ipynb"
+    try:
+        ip.run_cell_magic("glm", "-t 0.4 --max-tokens 200", "Owls, briefly")
+        reply = ip.user_ns["_glm"]
+        ip.run_cell_magic("glm", "-t 0.4 --max-tokens 200 --replay", "Owls, briefly")
+        again = ip.user_ns["_glm"]
+    finally:
+        del ip.user_ns["__session__"]
+    first = reply.provenance
+    assert first["model"] == "glm-4-flash" and first["params"] == {"temperature": 0.4, "max_tokens": 200}
+    assert first["log_id"] == reply.log_id and first["request_id"] == reply.request_id and first["usage"]
+    assert first["replayed"] is False and json.loads(json.dumps(first)) == first
+    assert again.provenance["replayed"] is True and again.provenance["replayed_from"] == reply.log_id
+    assert query.one(get_ledger(), reply.log_id)["notebook"] == "analysis/owls.ipynb"
+    ip.run_line_magic("glm", "cost --by notebook")
+    assert "analysis/owls.ipynb  1 " in shown(ip)
