@@ -249,3 +249,19 @@ def test_provenance_and_notebook_path(ip, api):
     assert query.one(get_ledger(), reply.log_id)["notebook"] == "analysis/owls.ipynb"
     ip.run_line_magic("glm", "cost --by notebook")
     assert "analysis/owls.ipynb  1 " in shown(ip)
+
+
+def test_an_interrupted_stream_is_recorded_with_its_partial(ip, monkeypatch, canary):
+    from zhipu_magic.server import LocalServer
+
+    with LocalServer(port=0, token_rate=300) as srv:
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+        ip.rec.interrupt_on_update = 2
+        with pytest.raises(KeyboardInterrupt):
+            ip.run_cell_magic("glm", "--replay", "long one [[chunks:3000]]")
+        ip.run_cell_magic("glm", "--replay", "long one [[chunks:20]]")
+        sent = sum("chat/completions" in r.path for r in srv.requests)
+    rows = query.recent(get_ledger())
+    assert [r["status"] for r in rows] == ["ok", "interrupted"]
+    assert rows[1]["answer"] and len(rows[1]["answer"]) < 3000 * 3 and sent == 2
