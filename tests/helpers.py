@@ -42,7 +42,14 @@ class Recorder(DisplayPublisher):
         self.interrupt_on_update: int | None = None
 
     def publish(self, data, metadata=None, source=None, *, transient=None, update=False, **kw):
-        self.calls.append({"data": dict(data), "id": (transient or {}).get("display_id"), "update": update})
+        self.calls.append(
+            {
+                "data": dict(data),
+                "id": (transient or {}).get("display_id"),
+                "update": update,
+                "metadata": metadata,
+            }
+        )
         due = self.interrupt_on_update
         if update and due is not None and sum(c["update"] for c in self.calls) >= due:
             self.interrupt_on_update = None

@@ -246,6 +246,8 @@ def test_provenance_and_notebook_path(ip, api):
     assert first["log_id"] == reply.log_id and first["request_id"] == reply.request_id and first["usage"]
     assert first["replayed"] is False and json.loads(json.dumps(first)) == first
     assert again.provenance["replayed"] is True and again.provenance["replayed_from"] == reply.log_id
+    saved = [c["metadata"] for c in ip.rec.calls if c["metadata"]]
+    assert saved[-1] == {"zhipu_magic": again.provenance}  # the output carries it into the notebook
     assert query.one(get_ledger(), reply.log_id)["notebook"] == "analysis/owls.ipynb"
     ip.run_line_magic("glm", "cost --by notebook")
     assert "analysis/owls.ipynb  1 " in shown(ip)

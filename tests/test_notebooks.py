@@ -205,6 +205,8 @@ def test_log_notebook_spends_tokens_only_the_first_time(mode, tmp_path: Path) ->
         assert first == 3 and _chat_requests(srv) == first  # counted at the server
     for starts in ("%%glm -o haiku", "%%glm -c tea\nName", "%%glm -c tea\nWhich"):
         assert "replayed · 0 tokens" in _text(_cell(nb, starts))
+        saved = _answer_outputs(_cell(nb, starts))[0].metadata["zhipu_magic"]  # provenance in the .ipynb
+        assert saved["replayed"] is True and saved["model"] and saved["log_id"]
     assert "log #3 (replayed, 0 tokens)" in _text(_cell(nb, "print(haiku"))
     assert "No requests yet in this session." in _text(_cell(nb, "%glm usage"))
     assert "3 calls, newest first" in _text(_cell(nb, "%glm log -n 5"))

@@ -37,6 +37,9 @@ class Reply(Answer):
         self.retries = 0  # failed HTTP attempts before this answer (rate limits, 5xx): shown in the footer
         self.parsed: Any = None
         self.json_mode = False
+        self.log_id: int | None = None  # its row in the call log
+        self.replayed: int | None = None  # the log row it was replayed from (None: a real call)
+        self.provenance: dict[str, Any] | None = None  # what the saved output says of its origin
         self.started = clock()
 
     @property

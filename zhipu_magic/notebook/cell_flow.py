@@ -211,7 +211,7 @@ def _finish(magics: Any, reply: Reply, live: Any, call: Call) -> None:
         reply, call.request.body, kind=kind, local=call.local, base_url=call.base_url,
         conversation=call.conversation, cell_id=call.cell_id,
     )  # fmt: skip
-    live.finish(reply)
+    live.finish(reply, render.provenance_metadata(reply))
 
 
 # -- replay: an identical recorded request answered from the call log ---------------------------
@@ -243,5 +243,5 @@ def replay(magics: Any, call: Call, model: str, messages: list, *, json_mode: bo
     live.start(model)
     reply.finish()
     magics.bind("_glm", reply)
-    live.finish(reply)
+    live.finish(reply, render.provenance_metadata(reply))
     return reply

@@ -69,7 +69,7 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: st
     magics.bind("_glm", reply)
     magics.count_usage(reply)
     log_task(magics, record, reply)
-    render.show(render.reply_bundle(reply, final=True))
+    render.show(render.reply_bundle(reply, final=True), render.provenance_metadata(reply))
     if output:
         magics.bind(output, reply.text)
 

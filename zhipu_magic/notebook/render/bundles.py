@@ -233,3 +233,10 @@ def bar_table_bundle(
         f"<tbody>{body}</tbody></table>",
         "text/plain": text["text/plain"],
     }
+
+
+def provenance_metadata(reply: Reply) -> dict[str, Any] | None:
+    """Output metadata saved with an answer: which model, settings and request made it, its call-log
+    row, and whether it was replayed (``{"zhipu_magic": {...}}``), for a reader of the .ipynb."""
+    provenance = getattr(reply, "provenance", None)
+    return {"zhipu_magic": provenance} if provenance else None

@@ -125,13 +125,14 @@ class LiveDisplay:
         cost = self._clock() - now
         self._next = now + max(self.min_interval, cost * 10)
 
-    def finish(self, reply: Reply) -> None:
-        """The one exact final render (partial and marked if interrupted or failed)."""
+    def finish(self, reply: Reply, metadata: dict[str, Any] | None = None) -> None:
+        """The one exact final render (partial and marked if interrupted or failed); ``metadata``
+        is saved with the output (where the answer came from)."""
         self._next = float("inf")
         self._done.set()
-        self._render(reply, final=True)
+        self._render(reply, final=True, metadata=metadata)
 
-    def _render(self, reply: Reply, *, final: bool) -> None:
+    def _render(self, reply: Reply, *, final: bool, metadata: dict[str, Any] | None = None) -> None:
         if self.plain:
             self._print_delta(reply, final=final)
             return
@@ -142,9 +143,9 @@ class LiveDisplay:
             self.updates += 1
             if self.display_id is None:  # finish() without start(): still one output
                 self.display_id = uuid.uuid4().hex
-                display(bundle, raw=True, display_id=self.display_id)
+                display(bundle, raw=True, display_id=self.display_id, metadata=metadata)
             else:
-                update_display(bundle, raw=True, display_id=self.display_id)
+                update_display(bundle, raw=True, display_id=self.display_id, metadata=metadata)
 
     def _write(self, text: str) -> None:
         out = self._stream or sys.stdout
@@ -174,14 +175,14 @@ class LiveDisplay:
         self.updates += 1
 
 
-def show(bundle: dict[str, str]) -> None:
+def show(bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
     """Publish a bundle we built ourselves (raw, so nothing is fetched or re-interpreted)."""
     from IPython.display import display
 
     if not is_rich_frontend():
         print(bundle["text/plain"])
         return
-    display(bundle, raw=True)
+    display(bundle, raw=True, metadata=metadata)
 
 
 def show_object(obj: Any) -> None:
