@@ -129,7 +129,12 @@ class Stream:
         self._stream = stream
 
     def __iter__(self) -> Iterator[Obj]:
-        return self
+        new, name = Obj.__new__, "ChatCompletionChunk"
+        for chunk in self._stream:  # the hot path: each chunk wrapped without a copy or a call
+            obj = new(Obj)
+            _set(obj, "_data", chunk)
+            _set(obj, "_name", name)
+            yield obj
 
     def __next__(self) -> Obj:
         return _owning(next(self._stream), "ChatCompletionChunk")

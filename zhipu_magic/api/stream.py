@@ -15,7 +15,7 @@ from __future__ import annotations
 import json as jsonlib
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -109,8 +109,18 @@ class ChatStream:
         return self.answer.chunks
 
     # iteration -------------------------------------------------------------------------------
-    def __iter__(self) -> ChatStream:
-        return self
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The chunks, over the same state as :meth:`__next__` (so ``next()`` and ``for`` mix), as
+        a generator: a ``for`` loop drains each read's chunks without a method call per chunk."""
+        queue = self._queue
+        while True:
+            while queue:
+                yield queue.popleft()
+            try:
+                chunk = self.__next__()  # reads (or raises) when the queue is empty
+            except StopIteration:
+                return
+            yield chunk
 
     def __next__(self) -> dict[str, Any]:
         while not self._queue:
