@@ -66,6 +66,13 @@ def store(tmp_path: Path) -> TaskStore:
     return TaskStore(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def no_polling_left():
+    """Cards poll by themselves until their task is final: none outlives its test (and its tmp store)."""
+    yield
+    widgets.TaskCard.stop_polling()
+
+
 def submitted(store: TaskStore, client, prompt: str, kind: str = "chat") -> dict:
     resp = client.video(prompt) if kind == "video" else client.submit(prompt)
     return store.record_submission(
@@ -564,6 +571,11 @@ def test_the_card_poller_backs_off_from_1_to_10_s_and_stops_when_closed(store) -
     card.close()
     card.poller.join(2)
     assert not card.poller.running  # closed: no more polls
+    with LocalServer(port=0, api_key="the-right-key") as keyed:
+        wrong = GLMClient(api_key="a-wrong-key", base_url=keyed.base_url, max_retries=0)
+        bad_key = widgets.TaskCard("t9", wrong, store, backoff=(0.01, 0.01))
+        bad_key.poller.join(5)
+    assert not bad_key.poller.running and "zm-error" in bad_key.message.value  # polling cannot fix it
 
     from zhipu_magic.notebook.widgets.base import Backoff
 

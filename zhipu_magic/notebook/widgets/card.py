@@ -12,12 +12,13 @@ beside a note output (``TextRepr``): what a saved notebook shows once the kernel
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
 import ipywidgets as W
 
-from ...api.errors import describe_error
+from ...api.errors import APIConnectionError, RateLimitError, ServerError, describe_error
 from ...core.tasks.polling import poll_task
 from ...core.tasks.store import TaskStore, get_store, is_final
 from .. import render
@@ -62,6 +63,8 @@ def show_updatable(bundle: dict[str, str], display_id: str | None = None) -> str
 class TaskCard(TextRepr, W.VBox):
     """One async task: id, model, status badge, elapsed time, Refresh, and the result when done."""
 
+    _polling: weakref.WeakSet[TaskCard] = weakref.WeakSet()
+
     def __init__(
         self,
         task: Mapping[str, Any] | str,
@@ -94,6 +97,7 @@ class TaskCard(TextRepr, W.VBox):
         self.poller: Backoff | None = None
         if auto and not is_final(self.record.get("status")) and client is not None:
             self.poller = Backoff(self, TaskCard._auto_poll, start=backoff[0], maximum=backoff[1]).start()
+            TaskCard._polling.add(self)
 
     def plain_text(self) -> str:
         """What saved notebooks, nbconvert and logs show: the static card's text."""
@@ -149,12 +153,21 @@ class TaskCard(TextRepr, W.VBox):
                 self.update(poll_task(self.store, self.client, self.record["id"]))
 
     def _auto_poll(self) -> bool:
-        """One automatic poll (on the poller thread); True once the task is final."""
+        """One automatic poll (on the poller thread); True (stop) once the task is final, or on an
+        error that polling again cannot fix (a bad key, say: Refresh retries it by hand)."""
         try:
             self._poll()
-        except Exception as exc:  # noqa: BLE001 - one line in the card; the next poll may succeed
+        except Exception as exc:  # noqa: BLE001 - one line in the card
             self._show_error(describe_error(exc))
+            return not isinstance(exc, (APIConnectionError, ServerError, RateLimitError))
         return is_final(self.record.get("status"))
+
+    @classmethod
+    def stop_polling(cls) -> None:
+        """Stop every card's automatic polling (tests, extension unload)."""
+        for card in list(cls._polling):
+            if card.poller is not None:
+                card.poller.stop()
 
     def join(self, timeout: float | None = None) -> None:
         self._worker.join(timeout)
