@@ -221,3 +221,15 @@ def test_same_origin_redirect_is_followed_with_the_key() -> None:
         assert client.chat("hi")["choices"][0]["message"]["content"] == "moved"
     assert b"POST /api/paas/v4/v2/chat " in srv.heads[1]
     assert f"Bearer {KEY}".encode() in srv.heads[1]
+
+
+@pytest.mark.timeout(30)
+def test_a_trickling_error_body_is_cut_at_the_deadline() -> None:
+    head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: 9000\r\n\r\n"
+    with RawServer(head + b"overloaded", [b"."] * 40, pause=0.2) as srv:
+        client = GLMClient(KEY, srv.base_url, max_retries=0, timeout=(5, 5), deadline=1.0)
+        t0 = time.monotonic()
+        with pytest.raises(GLMError) as info:
+            client.chat("hi")
+        assert time.monotonic() - t0 < 3
+    assert info.value.status == 500 and "overloaded" in str(info.value)

@@ -165,7 +165,7 @@ class GLMClient:
         encoding = response.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
         err: GLMError | None = None
         if content_type and "text/event-stream" not in content_type:
-            err = self._not_a_stream(response, content_type)
+            err = self._not_a_stream(response, content_type, end)
         elif encoding != "identity":  # asked for identity: a compressed stream could be a bomb
             response.close()
             err = StreamError(
@@ -199,9 +199,9 @@ class GLMClient:
     def __repr__(self) -> str:
         return f"GLMClient(base_url={self.base_url!r}, key={'set' if self.has_key else 'not set'})"
 
-    def _not_a_stream(self, response: Any, content_type: str) -> GLMError:
+    def _not_a_stream(self, response: Any, content_type: str, end: float | None) -> GLMError:
         """A 2xx answer to ``stream=True`` that is not SSE: a JSON error or a proxy's HTML page."""
-        body = read_and_close(response)
+        body = read_and_close(response, end=end)
         err = error_from_response(response.status_code, body, response.headers, self._transport.scrub)
         if err.code is None:
             shown = truncate(content_type, 80)

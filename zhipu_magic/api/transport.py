@@ -137,7 +137,7 @@ class Transport:
                 err = DeadlineError(f"the call ran past its {self.deadline or 0:g} s deadline")
                 err.attempts = attempts - 1
                 raise err
-            outcome = self._attempt(request, limits, retry_index=attempts - 1)
+            outcome = self._attempt(request, limits, retry_index=attempts - 1, end=end)
             if isinstance(outcome, requests.Response):
                 log.debug(
                     "%s %s attempt %d: HTTP %d", request.method, request.path, attempts, outcome.status_code
@@ -159,7 +159,7 @@ class Transport:
             self._sleep(delay)
 
     def _attempt(
-        self, request: Request, timeouts: tuple[float, float], *, retry_index: int
+        self, request: Request, timeouts: tuple[float, float], *, retry_index: int, end: float | None
     ) -> requests.Response | tuple[GLMError, float | None]:
         """A 2xx response, or the error with the wait before the next try (None: do not retry)."""
         failure: GLMError | None = None
@@ -178,7 +178,7 @@ class Transport:
         _forget_key(response)
         if response.status_code < 300:
             return response
-        err = self.failed(response)  # read, closed, classified; the raw body stays in there
+        err = self.failed(response, end)  # read, closed, classified; the raw body stays in there
         if not should_retry(err.status, err.code):
             return err, None
         return err, self._server_wait(err, response, retry_index)
@@ -238,23 +238,28 @@ class Transport:
             return None
         return delay
 
-    def failed(self, response: requests.Response) -> GLMError:
-        """The error for a non-2xx response, which is read (capped) and closed here."""
-        body = read_and_close(response)
+    def failed(self, response: requests.Response, end: float | None = None) -> GLMError:
+        """The error for a non-2xx response, which is read (capped, until ``end``) and closed here."""
+        body = read_and_close(response, end=end)
         return self.scrubbed(error_from_response(response.status_code, body, response.headers, self.scrub))
 
     def close(self) -> None:
         self.session.close()
 
 
-def read_and_close(response: requests.Response, limit: int = MAX_ERROR_BODY) -> bytes:
-    """At most ``limit`` bytes of a body (a body that breaks half-way gives what arrived); the
-    response is closed here, so a failed one never lingers while we sleep or raise."""
+def read_and_close(
+    response: requests.Response, limit: int = MAX_ERROR_BODY, end: float | None = None
+) -> bytes:
+    """At most ``limit`` decoded bytes of a body, read until the monotonic ``end`` at the latest (a
+    body that breaks half-way or trickles past it gives what arrived); the response is closed
+    here, so a failed one never lingers while we sleep or raise."""
     out = bytearray()
+    read1 = getattr(response.raw, "read1", None)
+    pieces = iter(lambda: read1(8192, decode_content=True), b"") if read1 else response.iter_content(8192)
     try:
-        for piece in response.iter_content(chunk_size=8192):
+        for piece in pieces:
             out += piece
-            if len(out) >= limit:
+            if len(out) >= limit or (end is not None and time.monotonic() > end):
                 break
     except READ_ERRORS:
         pass
