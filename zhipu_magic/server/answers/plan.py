@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.models import ModelInfo
-from .intents import answer_for, json_answer_for, reasoning_for, topic_of
+from .context import Talk, json_reply_for, reply_for
+from .intents import answer_for, json_answer_for, reasoning_for, topic_of  # noqa: F401  (re-exported)
 
 _DIRECTIVE = re.compile(r"\[\[(fault|chunks|interval):([^\]]*)\]\]")
 # Demo-sized bounds: a directive reaches the server from prompt text, which may be interpolated from
@@ -228,15 +229,16 @@ def plan_reply(
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("type") == "function"]
     last = messages[-1]
     last_user = next(m for m in reversed(messages) if m.get("role") == "user")
+    replies = tuple(text_of(m.get("content")) for m in messages if m.get("role") == "assistant")
+    talk = Talk(prompt, tuple(parse_directives(u)[0] for u in users[:-1]), replies, system)
     if d.fault("hostile"):
         text = HOSTILE
     elif rf.get("type") == "json_object":
-        text = json_answer_for(prompt, model=info.name)
+        text = json_reply_for(talk, model=info.name)
     elif last.get("role") == "tool":
         text = f"According to the tool, the result is: {text_of(last.get('content'))} ✅"
     else:
-        first = parse_directives(users[0])[0] if users else ""
-        text = answer_for(prompt, model=info.name, turn=len(users), first_prompt=first, system=system)
+        text = reply_for(talk, model=info.name)
     media = _media_note(last_user.get("content")) if info.vision else ""
     if media and not d.fault("hostile") and rf.get("type") != "json_object":
         text = f"{media}\n\n{text}"

@@ -141,14 +141,20 @@ ZH_STORY_MIDDLE = (
 ZH_STORY_END = ("到了夏天结束时，整个小镇都在讲{s}的故事。✨", "从此，{s}成了{name}最珍贵的回忆。🌟")
 
 
+def story_name(h: bytes, zh: bool) -> str:
+    """The hero of a story (the same for the same prompt)."""
+    name = str(pick(h, 12, NAMES))
+    if zh:
+        name = {"Mei": "小美", "Arlo": "阿洛", "Lin": "小林", "Nora": "诺拉", "Kai": "小凯"}.get(name, "雅拉")
+    return name
+
+
 def story(h: bytes, s: str, sentences: int, zh: bool) -> list[str]:
     """``sentences`` sentences (at least 1): an opening, some middle, an ending."""
     opens, middles, ends = (
         (ZH_STORY_OPEN, ZH_STORY_MIDDLE, ZH_STORY_END) if zh else (STORY_OPEN, STORY_MIDDLE, STORY_END)
     )
-    name = str(pick(h, 12, NAMES))
-    if zh:
-        name = {"Mei": "小美", "Arlo": "阿洛", "Lin": "小林", "Nora": "诺拉", "Kai": "小凯"}.get(name, "雅拉")
+    name = story_name(h, zh)
     start = h[13] % len(middles)
     middle = [middles[(start + i) % len(middles)] for i in range(max(0, sentences - 2))]
     parts = [str(pick(h, 14, opens)), *middle, str(pick(h, 15, ends))]
@@ -246,3 +252,56 @@ def sentences(h: bytes, s: str, n: int, zh: bool) -> list[str]:
     start = h[17] % len(pool)
     out = [pool[(start + i) % len(pool)].format(s=s) for i in range(min(n, len(pool)))]
     return [cap(x) for x in out] + [("还有一点：保持好奇。" if zh else "And stay curious.")] * (n - len(out))
+
+
+# --- long stories: one paragraph per stage (opening, trouble, help, turn, ending) ---------------
+
+LONG_STORY = (
+    (
+        "Once, in a quiet town by the river, there lived {s}. The mornings were slow and the evenings"
+        " were long, and {name} liked it that way. Nobody expected anything unusual to happen there.",
+        "Every morning, {name} sat by the window and thought about {s}. The kettle sang, the street"
+        " woke up, and the same questions came back like old friends.",
+    ),
+    (
+        "Then, one grey week, everything went wrong at once. The plans fell apart, the weather turned,"
+        " and even the simplest task took the whole day. {name} began to wonder whether {s} had been a"
+        " good idea at all.",
+        "Trouble arrived quietly, as it usually does. A small mistake grew into a large one, and {name}"
+        " spent three evenings undoing what a single afternoon had done.",
+    ),
+    (
+        "Help came from an unexpected place: a friend from the market, with a pot of tea 🍵 and a"
+        " notebook full of sketches. They talked until the lamps came on. Between them, a new idea took"
+        " shape.",
+        'An old neighbour, who had seen {s} before, stopped by with advice and biscuits. "Start'
+        ' smaller," she said, "and write everything down." {name} did exactly that.',
+    ),
+    (
+        "Step by step, things began to change. Each small attempt taught something, and each lesson made"
+        " the next attempt a little easier. One rainy evening, the last piece finally fell into place.",
+        "The turning point was almost boring: a checklist, a little patience and a good night's sleep."
+        " By Friday the problem had shrunk to something {name} could hold in one hand.",
+    ),
+    (
+        "By the end of the summer, the whole town was telling the story of {s}, and everyone smiled ✨."
+        " {name} kept the notebook on the shelf by the window, just in case.",
+        "And that is how {s} became {name}'s favourite memory 🌟. Years later, when someone asked how it"
+        ' all worked out, {name} simply said: "One step at a time."',
+    ),
+)
+ZH_LONG_STORY = (
+    "从前，在河边的小镇上，有一个关于{s}的故事。那里的早晨很慢，傍晚很长，{name}很喜欢这样的日子。",
+    "可是有一个灰蒙蒙的星期，一切都不顺利。计划被打乱，天气也变了，{name}开始怀疑{s}是不是个好主意。",
+    "帮助来自意想不到的地方：市场上的朋友带来一壶茶🍵和一本画满草图的笔记本。他们一直聊到灯亮起来。",
+    "一步一步地，事情开始变化。每一次小小的尝试都教会了{name}一点东西。一个下雨的晚上，最后一块拼图终于放好了。",
+    "到了夏天结束时，整个小镇都在讲{s}的故事。✨ 从此，{s}成了{name}最珍贵的回忆。🌟",
+)
+
+
+def long_story(h: bytes, s: str, zh: bool) -> list[str]:
+    """Five paragraphs (opening, trouble, help, turn, ending) about ``s``."""
+    name = story_name(h, zh)
+    if zh:
+        return [p.format(s=s, name=name) for p in ZH_LONG_STORY]
+    return [stage[h[20 + i] % len(stage)].format(s=s, name=name) for i, stage in enumerate(LONG_STORY)]
