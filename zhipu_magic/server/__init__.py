@@ -27,9 +27,13 @@ files under `/files/` need no key, like the real CDN links.
   sentences), N bullet points or items, an explanation (heading and list), a summary in N sentences,
   a table (or an A-vs-B comparison), code, math (a real primality check, arithmetic, a proof), a
   translation. Chinese prompts get Chinese answers. Anything else gets a full Markdown demo
-  (heading, list, code block, table, `$E=mc^2$`, `$$...$$`, Chinese, emoji). Later turns mention the
-  turn number and the first question.
-- `response_format: {"type": "json_object"}`: a JSON object (with the list the prompt names).
+  (heading, list, code block, table, `$E=mc^2$`, `$$...$$`, Chinese, emoji). "Long story" is long.
+- The whole request counts, not only the last message: facts the user stated earlier ("My name is
+  Ada") are recalled when asked, later turns quote the earlier ones, "which of those" picks from the
+  previous answer; a system prompt is acknowledged and simple ones obeyed (terse, one sentence, a
+  language, a pirate).
+- `response_format: {"type": "json_object"}`: a JSON object with exactly the keys the prompt (or the
+  system prompt) names, values shaped by the key; with none named, the list the prompt names.
 - Function `tools` and a user message last: the model calls the first tool; after a `tool` message
   it answers from the tool result.
 - Reasoning models (glm-4.5*, glm-4.6*, glm-4.7*, glm-4.5v, glm-4.6v, ...) stream
