@@ -711,3 +711,20 @@ def test_chat_panel_sends_on_enter_and_clear_asks_first(client, registry) -> Non
     panel.clear_button.click()
     panel.clear_button.click()
     assert registry.get("keys").turns == [] and "cleared" in panel.status.value
+
+
+def test_the_reopen_css_is_one_rule_per_selector_and_never_nests_has() -> None:
+    """A browser drops a whole rule whose selector it rejects, and ``:has()`` inside ``:has()`` is
+    rejected: the first version of this CSS hid nothing in JupyterLab for that reason."""
+    import re
+
+    css = panel_html.reopen_note_bundle("x")["text/html"].split("<style>")[1].split("</style>")[0]
+    rules = re.findall(r"([^{}]+)\{display:none\}", css)
+    assert len(rules) == 2 and all("," not in r for r in rules)
+    for rule in rules:
+        for start in [m.start() for m in re.finditer(r":has\(", rule)]:  # no :has( inside a :has(...)
+            level, i = 1, start + 5
+            while level:
+                level += {"(": 1, ")": -1}.get(rule[i], 0)
+                i += 1
+            assert ":has(" not in rule[start + 5 : i - 1], rule
