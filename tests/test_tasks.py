@@ -523,3 +523,21 @@ def test_submit_task_records_before_any_poll(tmp_path: Path, srv, client) -> Non
     assert on_disk[chat["id"]]["status"] == PROCESSING and on_disk[chat["id"]]["kind"] == "chat"
     assert on_disk[video["id"]]["kind"] == "video" and on_disk[video["id"]]["local"] is True
     assert not any(r.path.endswith(chat["id"]) for r in srv.requests)  # not polled yet
+
+
+def test_delete_forgets_a_task_on_disk_and_in_memory(tmp_path: Path) -> None:
+    store = TaskStore(tmp_path)
+    submit(store, "gone")
+    submit(store, "kept")
+    assert store.delete("gone") and not store.delete("gone")
+    assert [r["id"] for r in TaskStore(tmp_path).list()] == ["kept"]  # a fresh store reads the files
+    (tmp_path / "file").write_text("not a directory")
+    memory = TaskStore(tmp_path / "file" / "home")
+    submit(memory, "m")
+    assert not memory.persistent and memory.delete("m") and memory.list() == []
+
+
+def test_a_submitted_task_records_its_notebook(tmp_path: Path, srv, client, monkeypatch) -> None:
+    monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/analysis.ipynb")
+    rec = tasks.submit_task(TaskStore(tmp_path), client, "hello")
+    assert TaskStore(tmp_path).get(rec["id"])["notebook"] == "/home/me/analysis.ipynb"

@@ -74,10 +74,10 @@ def no_polling_left():
 
 
 def submitted(store: TaskStore, client, prompt: str, kind: str = "chat") -> dict:
-    resp = client.video(prompt) if kind == "video" else client.submit(prompt)
-    return store.record_submission(
-        resp, kind=kind, model=resp["model"], prompt=prompt, local=True, base_url=client.base_url
-    )
+    """Submitted the way %%glm --async and the panel do (recorded at once, with this notebook)."""
+    from zhipu_magic.core.tasks.polling import submit_task
+
+    return submit_task(store, client, prompt, kind=kind, local=True)
 
 
 def test_task_card_refreshes_to_the_rendered_answer(store, client) -> None:
@@ -493,7 +493,12 @@ def published(monkeypatch):
     created = not InteractiveShell.initialized()
     InteractiveShell.instance()  # display() formats (and calls _ipython_display_) only with a shell
     monkeypatch.setattr(live, "is_rich_frontend", lambda shell=None: True)
-    monkeypatch.setattr(live, "show", lambda bundle: calls.append(dict(bundle)))
+
+    def show(bundle, metadata=None, *, display_id=None, update=False):
+        if not update:  # a new output; updates replace one in place
+            calls.append(dict(bundle))
+
+    monkeypatch.setattr(live, "show", show)
     monkeypatch.setattr(render, "show", live.show)
     yield calls
     if created:
@@ -660,7 +665,7 @@ def test_task_panel_filters_this_notebook_deletes_and_clears_finished(store, cli
     panel.scope.value = "all"
     assert len(panel.rows.children) == 3
     panel.scope.value = "this notebook"
-    done = finished(store, client, "echo: done")  # shown by %%glm: show_task tags it too
+    done = finished(store, client, "echo: done")  # submitted like %%glm does: tagged with this notebook
     widgets.show_task(done, client, store)
     panel.redraw()
     assert len(panel.rows.children) == 3

@@ -11,7 +11,6 @@ trait (``%config`` would print it). Errors from the API reach the cell with note
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,7 @@ from ..api.config import (
 from ..api.errors import GLMError
 from ..core import ledger
 from ..core.backend import backend
+from ..core.session import notebook_path
 from . import commands, hints
 from .options import cell_options, check_output_name
 
@@ -255,9 +255,7 @@ class GLMMagics(Magics):
 
     def notebook_path(self) -> str | None:
         """The notebook's path when the front end tells it (``__session__``, ``JPY_SESSION_NAME``)."""
-        ns = getattr(self.shell, "user_ns", None) or {}
-        path = ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
-        return str(path) if path else None
+        return notebook_path(getattr(self.shell, "user_ns", None))
 
     def show_panel(self, name: str, *args: Any) -> None:
         """Show a panel with our client, so a %glm login key and the local server apply there too."""

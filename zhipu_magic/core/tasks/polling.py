@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from ...api import calls, inprocess
 from ...api.errors import APIConnectionError, GLMError, NotFoundError, RateLimitError, ServerError
 from ...api.retry import sliced_sleep
+from ..session import notebook_key
 from .store import TaskStore, is_final
 
 T = TypeVar("T")
@@ -86,7 +87,13 @@ def submit_request(
         local = inprocess.is_local(base_url)
     model = str((request.body or {}).get("model") or "")
     return store.record_submission(
-        response, kind=kind, model=model, prompt=prompt, base_url=base_url, local=local
+        response,
+        kind=kind,
+        model=model,
+        prompt=prompt,
+        base_url=base_url,
+        local=local,
+        notebook=notebook_key(),
     )
 
 

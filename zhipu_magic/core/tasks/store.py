@@ -176,6 +176,22 @@ class TaskStore:
         """Records still worth polling, newest first."""
         return self.list(pending_only=True)
 
+    def delete(self, task_id: str) -> bool:
+        """Forget a task (the task panel's delete); True when there was one. The task itself, on the
+        server, is not affected."""
+        with self._lock:
+            if not self.persistent:
+                return self._memory.pop(str(task_id), None) is not None
+            with self._dir_lock():
+                try:
+                    self._path(task_id).unlink()
+                except FileNotFoundError:
+                    return False
+                except OSError as exc:
+                    self._fall_back(exc)
+                    return self._memory.pop(str(task_id), None) is not None
+            return True
+
     def put(self, record: Mapping[str, Any], *, count_poll: bool = False) -> dict[str, Any]:
         """Merge ``record`` into the stored one (status never backwards) and return the result.
 

@@ -175,14 +175,26 @@ class LiveDisplay:
         self.updates += 1
 
 
-def show(bundle: dict[str, str], metadata: dict[str, Any] | None = None) -> None:
-    """Publish a bundle we built ourselves (raw, so nothing is fetched or re-interpreted)."""
-    from IPython.display import display
+def show(
+    bundle: dict[str, str],
+    metadata: dict[str, Any] | None = None,
+    *,
+    display_id: str | None = None,
+    update: bool = False,
+) -> None:
+    """Publish a bundle we built ourselves (raw, so nothing is fetched or re-interpreted); with
+    ``display_id`` it can later be replaced in place (``update=True``), e.g. a card's note by the
+    finished answer. A terminal prints the text once, never the updates."""
+    from IPython.display import display, update_display
 
     if not is_rich_frontend():
-        print(bundle["text/plain"])
+        if not update:
+            print(bundle["text/plain"])
         return
-    display(bundle, raw=True, metadata=metadata)
+    if update:
+        update_display(bundle, raw=True, display_id=display_id, metadata=metadata)
+    else:
+        display(bundle, raw=True, metadata=metadata, display_id=display_id)
 
 
 def show_object(obj: Any) -> None:

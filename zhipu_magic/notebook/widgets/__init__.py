@@ -21,7 +21,7 @@ from typing import Any
 from ...core.tasks.store import TaskStore, get_store, is_final
 from .. import render
 from ..render.panels import task_card_bundle
-from .base import default_client, notebook_key
+from .base import default_client
 from .card import TaskCard, static_card
 from .chat import ChatPanel
 from .tasks import TaskPanel
@@ -41,9 +41,6 @@ def show_task(task: Mapping[str, Any] | str, client: Any, store: TaskStore | Non
     store = store or get_store()
     task_id = str(task["id"] if isinstance(task, Mapping) else task)
     record = store.get(task_id) or (dict(task) if isinstance(task, Mapping) else {"id": task_id})
-    if "notebook" not in record and store.get(task_id) is not None:
-        store.put({"id": task_id, "notebook": notebook_key()})  # for the task panel's filter
-        record = store.get(task_id) or record
     if is_final(record.get("status")):
         render.show(static_card(record))
         return None

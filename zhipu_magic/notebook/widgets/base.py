@@ -8,7 +8,6 @@ it is done; the click itself returns at once. Errors become one escaped line in 
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -67,12 +66,6 @@ def client_or_error(client: Any) -> tuple[Any, str | None]:
 def is_local(client: Any) -> bool:
     """Answers come from the built-in local server (not merely some server on loopback)."""
     return inprocess.is_local(getattr(client, "base_url", None))
-
-
-def notebook_key() -> str:
-    """What "this notebook" means for a task: the notebook path Jupyter gives its kernel
-    (``JPY_SESSION_NAME``), else this process (terminal IPython, nbclient)."""
-    return os.environ.get("JPY_SESSION_NAME") or f"process {os.getpid()}"
 
 
 def reachable(url: str, timeout: float = 2.0) -> bool:

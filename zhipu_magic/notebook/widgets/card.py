@@ -42,21 +42,15 @@ def static_card(record: Mapping[str, Any]) -> dict[str, str]:
     return task_card_bundle(record, reachable=alive)
 
 
-def show_updatable(bundle: dict[str, str], display_id: str | None = None) -> str | None:
-    """Publish ``bundle`` (or replace the output ``display_id``) when ``render.show`` takes display
-    ids; returns the id used, or None when it cannot (then the bundle is shown once, as is)."""
-    import inspect
+def show_updatable(bundle: dict[str, str], display_id: str | None = None) -> str:
+    """Publish ``bundle`` as a new output, or replace the output ``display_id``; returns the id."""
     import uuid
 
-    if "display_id" not in inspect.signature(render.show).parameters:
-        if display_id is None:
-            render.show(bundle)
-        return None
     if display_id is None:
         display_id = uuid.uuid4().hex
-        render.show(bundle, display_id=display_id)  # type: ignore[call-arg]
+        render.show(bundle, display_id=display_id)
     else:
-        render.show(bundle, display_id=display_id, update=True)  # type: ignore[call-arg]
+        render.show(bundle, display_id=display_id, update=True)
     return display_id
 
 

@@ -15,10 +15,11 @@ from typing import Any
 import ipywidgets as W
 
 from ...api.errors import describe_error
+from ...core.session import notebook_key
 from ...core.tasks.polling import AutoRefresher, refresh, submit_task
 from ...core.tasks.store import TaskStore, get_store, is_final
 from ..render.panels import task_row_html, video_urls
-from .base import Background, Panel, client_or_error, notebook_key, reachable
+from .base import Background, Panel, client_or_error, reachable
 
 MAX_ROWS = 50  # newest first; older ones are counted, not drawn
 SCOPES = ("this notebook", "all")
@@ -39,15 +40,6 @@ class TaskRow(W.HBox):
     @property
     def value(self) -> str:
         return str(self.html.value)
-
-
-def forget(store: TaskStore, task_id: str) -> None:
-    """Remove a task from the store, or (a store without ``delete``) hide it from the panel."""
-    delete = getattr(store, "delete", None)
-    if callable(delete):
-        delete(task_id)
-    else:
-        store.put({"id": task_id, "hidden": True})
 
 
 def _model_options(kind: str) -> list[str]:
@@ -179,7 +171,7 @@ class TaskPanel(Panel, W.VBox):
 
     def delete(self, task_id: str) -> None:
         """Remove one task from the list (and the store)."""
-        forget(self.store, task_id)
+        self.store.delete(task_id)
         self._row_cache.pop(task_id, None)
         self._say(f"removed task {task_id}")
         self.redraw()
@@ -188,7 +180,7 @@ class TaskPanel(Panel, W.VBox):
         """Remove every finished task shown (this notebook's, or all); returns how many."""
         done = [r["id"] for r in self.visible() if is_final(r.get("status"))]
         for task_id in done:
-            forget(self.store, task_id)
+            self.store.delete(task_id)
             self._row_cache.pop(task_id, None)
         self._say(f"removed {len(done)} finished task(s)")
         self.redraw()
@@ -196,7 +188,7 @@ class TaskPanel(Panel, W.VBox):
 
     def visible(self) -> list[dict[str, Any]]:
         """The records the list shows, newest first: not removed, and this notebook's unless "all"."""
-        records = [r for r in self.store.list() if not r.get("hidden")]
+        records = self.store.list()
         if self.scope.value == SCOPES[0]:
             records = [r for r in records if r.get("notebook") == self.notebook]
         return records
