@@ -733,3 +733,15 @@ def test_the_reopen_css_is_one_rule_per_selector_and_never_nests_has() -> None:
                 level += {"(": 1, ")": -1}.get(rule[i], 0)
                 i += 1
             assert ":has(" not in rule[start + 5 : i - 1], rule
+
+
+def test_chat_panel_answers_are_in_the_call_log(client, registry) -> None:
+    """The chat panel streams into its Reply once (no second parse) and records the call."""
+    from zhipu_magic.core.ledger import get_ledger, query
+
+    panel = widgets.ChatPanel("logged", client, registry=registry)
+    panel.send("echo: remember me", wait=True)
+    assert panel.reply.text == "remember me"
+    rows = [r for r in query.recent(get_ledger(), n=5) if r["kind"] == "chat_panel"]
+    assert rows and rows[0]["answer"] == "remember me" and rows[0]["conversation"] == "logged"
+    panel.close()

@@ -14,7 +14,9 @@ from typing import Any
 
 import ipywidgets as W
 
+from ...api import calls
 from ...api.errors import describe_error
+from ...core import ledger
 from ...core.reply import Reply
 from .. import render
 from ..render.panels import reopen_note_bundle as render_note
@@ -181,13 +183,13 @@ class ChatPanel(Panel, W.VBox):
     def _answer(self, text: str, model: str) -> None:
         messages = [*self.conversation.messages(), {"role": "user", "content": text}]
         reply = self.reply = Reply(model, messages, local=is_local(self.client))
+        request = calls.stream(messages, model)
         self.live.value = render.reply_html(reply, final=False)
         last_paint = 0.0
         try:
-            stream = self._stream = self.client.stream(messages, model=model)
+            stream = self._stream = self.client.open_stream(request, into=reply)  # it fills the reply
             try:
-                for chunk in stream:
-                    reply.add_chunk(chunk)
+                for _chunk in stream:
                     if self._stop.is_set():
                         break
                     now = time.monotonic()
@@ -204,6 +206,15 @@ class ChatPanel(Panel, W.VBox):
             reply.interrupted = self._stop.is_set()
             reply.finish()
             self.send_button.disabled, self.stop_button.disabled = False, True
+        base_url = getattr(self.client, "base_url", None)
+        ledger.record(
+            reply,
+            request.body,
+            kind="chat_panel",
+            local=reply.local,
+            base_url=base_url,
+            conversation=self.name,
+        )
         self._finish(text, reply)
 
     def _finish(self, text: str, reply: Any) -> None:
