@@ -9,6 +9,7 @@ from IPython.core.error import UsageError
 from traitlets import TraitError
 
 from ...api.config import Secret
+from ...api.errors import InvalidKeyError
 from ...core.backend import backend
 from .. import render
 from ..options import KEY_REFUSED
@@ -26,8 +27,11 @@ def config(magics: Any, args: Any) -> None:
     for item in args.settings:
         _set(magics, names, item)
     rows = [[n, repr(getattr(magics, n))] for n in sorted(names)]
-    key = magics.key()
-    rows.append(["api key", f"set ({backend.key_source()})" if key else "not set"])
+    try:
+        key, state = magics.key(), ""
+    except InvalidKeyError as err:  # a bad key in the environment: say so, still show the settings
+        key, state = None, f"invalid: {err}"
+    rows.append(["api key", state or (f"set ({backend.key_source()})" if key else "not set")])
     base = magics.configured_base_url()
     answers = base if key else ("(needs a key)" if base else "built-in local server")
     rows.append(["backend", answers or ""])
@@ -77,8 +81,13 @@ def login(magics: Any, args: Any) -> None:
     except (NotImplementedError, EOFError, OSError, RuntimeError):
         # ipykernel raises StdinNotImplementedError (a NotImplementedError) without stdin.
         raise UsageError(no_stdin) from None
-    secret = Secret(value.strip())
-    del value
+    try:
+        secret, problem = Secret(value.strip()), ""
+    except InvalidKeyError as err:
+        secret, problem = None, str(err)  # names the position of the bad character, never the key
+    del value  # gone before anything is raised: no frame of a traceback keeps it
+    if secret is None:
+        raise UsageError(f"{problem}; nothing changed")
     if not secret:
         raise UsageError("no key entered; nothing changed")
     backend.session_key = secret
