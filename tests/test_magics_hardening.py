@@ -93,3 +93,20 @@ def test_config_still_shows_settings_with_a_bad_key_in_the_environment(ip, monke
     ip.run_line_magic("glm", "config")
     table = ip.rec.calls[-1]["data"]["text/plain"]
     assert "api key" in table and "invalid" in table and "def-key" not in table
+
+
+def test_malformed_choices_are_skipped_and_the_partial_kept(ip, monkeypatch):
+    """Reliability case 20's old bug: chunks with a malformed ``choices`` element crashed the magic."""
+    good = chunk({"choices": [{"index": 0, "delta": {"content": "kept"}}]})
+    bad = [
+        {"choices": [None]},
+        {"choices": ["x"]},
+        {"choices": [{"delta": "str"}]},
+        {"choices": [{"delta": {"content": 5}}]},
+    ]
+    body = good + b"".join(chunk(b) for b in bad)
+    body += chunk({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}) + b"data: [DONE]\n\n"
+    with RawServer(SSE_HEAD + body, pause=0) as srv:
+        monkeypatch.setenv("ZHIPUAI_BASE_URL", srv.base_url)
+        ip.run_cell_magic("glm", "", "hi")
+    assert ip.user_ns["_glm"].text == "kept" and ip.rec.final()[-1]["text/plain"].startswith("kept")
