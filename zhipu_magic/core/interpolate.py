@@ -10,6 +10,10 @@ as ``{"a": {"b": 1}}`` survives untouched.
 
 Unlike ``str.format`` (the classic bug of other magics), attribute access and indexing never run, so
 a prompt cannot pull a secret out of ``os.environ`` by accident.
+
+A pandas/polars DataFrame or Series is described within a token budget (:mod:`.describe`);
+``{df!full}`` sends it as capped CSV; ``{Err[-1]}`` is an error of the kernel when the caller puts
+an ``Err`` mapping in the namespace.
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from .describe import describe_value
+
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_HISTORY = r"(?:In|Out)\[-?\d+\]"
-_PATTERN = re.compile(r"\{\{(" + _NAME + "|" + _HISTORY + r")\}\}|\{(" + _NAME + "|" + _HISTORY + r")\}")
-_INDEX = re.compile(r"^(In|Out)\[(-?\d+)\]$")
+_HISTORY = r"(?:In|Out|Err)\[-?\d+\]"
+_FULL = r"(?:!full)?"  # {df!full}: a frame as CSV (core.describe)
+_PATTERN = re.compile(
+    r"\{\{((?:" + _NAME + "|" + _HISTORY + ")" + _FULL + r")\}\}"
+    r"|\{(" + _NAME + "|" + _HISTORY + r")(!full)?\}"
+)
+_INDEX = re.compile(r"^(In|Out|Err)\[(-?\d+)\]$")
 _TEX_BEFORE = re.compile(r"(?:\\[A-Za-z]+\*?|[\^_])$")  # \frac{..}, x^{..}, a_{..}
 _MISSING = object()
 
@@ -70,15 +80,19 @@ class Filled(NamedTuple):
     text: str
     missing: list[str]  # placeholders whose name is not defined (sent as typed)
     cut: list[tuple[str, int]]  # (placeholder, full length) of values cut to the limit
+    described: list[str] = []  # notes about frames described or cut (core.describe)
 
 
-def fill(text: str, namespace: Mapping[str, Any], *, limit: int | None = None) -> Filled:
+def fill(
+    text: str, namespace: Mapping[str, Any], *, limit: int | None = None, budget: int | None = None
+) -> Filled:
     """Replace ``{name}``, ``{In[n]}``, ``{Out[n]}`` with their values, each cut to ``limit``
     characters with a marker; see the module docstring."""
     missing: list[str] = []
     cut: list[tuple[str, int]] = []
+    described: list[str] = []
     if "{" not in text:
-        return Filled(text, missing, cut)
+        return Filled(text, missing, cut, described)
 
     def replace(match: re.Match[str]) -> str:
         escaped = match.group(1)
@@ -92,13 +106,18 @@ def fill(text: str, namespace: Mapping[str, Any], *, limit: int | None = None) -
             if match.group(0) not in missing:
                 missing.append(match.group(0))
             return match.group(0)
+        full, name = bool(match.group(3)), match.group(2)
+        frame = describe_value(value, full=full, budget=budget, limit=limit, name=name)
+        if frame is not None:
+            described.extend([frame.note] if frame.note else [])
+            return frame.text
         shown = value if isinstance(value, str) else str(value)
         if limit is not None and len(shown) > limit:
             cut.append((match.group(0), len(shown)))
             shown = shown[:limit] + f"\n[... cut: {len(shown) - limit:,} more characters]"
         return shown
 
-    return Filled(_PATTERN.sub(replace, text), missing, cut)
+    return Filled(_PATTERN.sub(replace, text), missing, cut, described)
 
 
 def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
@@ -118,7 +137,7 @@ def notes(filled: Filled, limit: int | None) -> list[str]:
             f"note: {placeholder} is {length:,} characters (~{estimate_tokens(length):,} tokens): "
             f"sent its first {limit:,} (GLMMagics.value_limit)"
         )
-    return out
+    return out + list(filled.described)
 
 
 def estimate_tokens(chars: int) -> int:

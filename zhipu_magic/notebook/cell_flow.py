@@ -76,7 +76,7 @@ def _prompt(magics: Any, cell: str) -> tuple[str, list[str]]:
     if not magics.interpolate:
         return prompt, []
     limit = magics.value_limit
-    filled = fill(prompt, _namespace(magics.shell), limit=limit)
+    filled = fill(prompt, _namespace(magics.shell), limit=limit, budget=magics.frame_budget)
     return filled.text, fill_notes(filled, limit)
 
 

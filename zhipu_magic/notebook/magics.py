@@ -90,6 +90,8 @@ class GLMMagics(Magics):
     value_limit = Int(
         20_000, help="Characters of one {name} value sent at most; longer values are cut, with a note."
     ).tag(config=True)
+    frame_budget = Int(2_000, help="Tokens of a {df} description at most (a DataFrame).").tag(config=True)
+    vision_model = Unicode("glm-4.6v-flash", help="Model for images if the model has none.").tag(config=True)
     deadline = Float(
         DEFAULT_DEADLINE,
         allow_none=True,
