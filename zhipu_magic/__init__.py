@@ -39,6 +39,8 @@ _LAZY = {
     "arefresh": "core.tasks.polling",
     "run_sync": "core.tasks.polling",
     "log": "core.ledger.query",
+    "run_tools": "api.tools",
+    "tool": "api.tools",
     "chat_panel": "notebook.widgets",
     "task_panel": "notebook.widgets",
     "task_card": "notebook.widgets",

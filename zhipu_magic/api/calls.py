@@ -75,6 +75,12 @@ def video(prompt: str | None, model: str = DEFAULT_VIDEO_MODEL, **params: Any) -
     return Request("POST", "videos/generations", clean({"model": model, "prompt": prompt, **params}))
 
 
+def web_search(query: str, **params: Any) -> Request:
+    """``POST web_search``: the standalone search endpoint (``search_engine`` defaults to ``search_std``)."""
+    body = {"search_engine": "search_std", "search_query": query, **params}
+    return Request("POST", "web_search", clean(body))
+
+
 def result(task_id: str) -> Request:
     """``GET async-result/{id}``: the state of a chat or video task. The id must be one safe path
     segment (``..`` would make it ``GET .../api/paas/v4/``): refused before anything is sent."""

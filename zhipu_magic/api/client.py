@@ -123,6 +123,10 @@ class GLMClient:
         """Start a video generation task (``POST videos/generations``; always async)."""
         return self.send(calls.video(prompt, model, **params))
 
+    def web_search(self, query: str, **params: Any) -> APIResult:
+        """Search the web (``POST web_search``); the results are in ``["search_result"]``."""
+        return self.send(calls.web_search(query, **params))
+
     def request(
         self, method: str, path: str, json: Any = None, *, timeout: Timeout | None = None
     ) -> APIResult:

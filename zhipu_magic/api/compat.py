@@ -219,6 +219,17 @@ class _Videos:
         return Obj(self._client.result(id), "VideoObject")
 
 
+class _WebSearch:
+    def __init__(self, client: GLMClient) -> None:
+        self._client = client
+
+    def web_search(self, *, search_query: str, search_engine: str = "search_std", **params: Any) -> Obj:
+        """Search the web (``POST web_search``): ``.search_result[0].link``."""
+        params.pop("timeout", None)
+        found = self._client.web_search(search_query, search_engine=search_engine, **_body(params))
+        return Obj(found, "WebSearchResp")
+
+
 class ZhipuAI:
     """``ZhipuAI(api_key=...)`` with the SDK's resource layout, over one :class:`GLMClient`."""
 
@@ -234,6 +245,7 @@ class ZhipuAI:
         self._client = GLMClient(api_key, base_url, timeout=timeout, max_retries=max_retries)
         self.chat = _Chat(self._client)
         self.videos = _Videos(self._client)
+        self.web_search = _WebSearch(self._client)
 
     @property
     def base_url(self) -> str:

@@ -64,6 +64,7 @@ def completion(plan: Plan, cid: str, request_id: str | None) -> dict[str, Any]:
         "object": "chat.completion",
         "request_id": request_id or cid,
         "usage": plan.usage(),
+        **({"web_search": plan.sources} if plan.sources else {}),
     }
 
 
@@ -99,8 +100,8 @@ class _Stream:
             self.delta(content=piece)
         if not plan.content and self.midstream():
             return
-        if plan.tool_calls:
-            self.delta(tool_calls=plan.tool_calls)
+        for calls in plan.tool_frames():
+            self.delta(tool_calls=calls)
         if d.fault("no_done") and d.arg("no_done") != "finish":
             return self.h.end_chunks()
         self.pace()
@@ -109,7 +110,8 @@ class _Stream:
             "finish_reason": plan.finish_reason,
             "delta": {"role": "assistant", "content": ""},
         }
-        self.write(dumps({**self.head, "choices": [final], "usage": plan.usage()}))
+        sources = {"web_search": plan.sources} if plan.sources else {}  # top level, not in the delta
+        self.write(dumps({**self.head, "choices": [final], "usage": plan.usage(), **sources}))
         if not d.fault("no_done"):
             self.write(b"[DONE]")
         self.h.end_chunks()

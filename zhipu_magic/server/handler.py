@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from .chat import async_completions, completions
 from .checks import Fail, check_auth
 from .endpoints import asset, embeddings, image, models, result, tokenizer, video
+from .search import web_search
 from .state import Disconnected, ServerState, peer_closed
 from .wire import PREFIX, Exchange, Request, dumps, new_id
 
@@ -45,6 +46,7 @@ ROUTES = (
     Route("POST", r"embeddings", embeddings),
     Route("POST", r"tokenizer", tokenizer),
     Route("GET", r"models", models),
+    Route("POST", r"web_search", web_search),
 )
 
 

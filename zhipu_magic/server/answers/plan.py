@@ -18,6 +18,7 @@ from typing import Any
 from ...api.models import ModelInfo
 from .context import Talk, json_reply_for, reply_for
 from .intents import answer_for, json_answer_for, reasoning_for, topic_of  # noqa: F401  (re-exported)
+from .tools import pick_tool_call, search_answer, search_options, search_sources, stream_frames, tool_answer
 
 _DIRECTIVE = re.compile(r"\[\[(fault|chunks|interval):([^\]]*)\]\]")
 # Demo-sized bounds: a directive reaches the server from prompt text, which may be interpolated from
@@ -177,6 +178,12 @@ class Plan:
     finish_reason: str = "stop"
     prompt_tokens: int = 0
     directives: Directives = field(default_factory=Directives)
+    sources: list[dict[str, Any]] = field(default_factory=list)  # web search results (top-level)
+    tool_stream: bool = False
+
+    def tool_frames(self) -> list[list[dict[str, Any]]]:
+        """The ``delta.tool_calls`` of each stream frame (pieces with ``tool_stream``)."""
+        return stream_frames(self.tool_calls, self.tool_stream)
 
     def usage(self) -> dict[str, Any]:
         done = len(self.reasoning) + len(self.content) + 8 * len(self.tool_calls)
@@ -236,16 +243,20 @@ def plan_reply(
     elif rf.get("type") == "json_object":
         text = json_reply_for(talk, model=info.name)
     elif last.get("role") == "tool":
-        text = f"According to the tool, the result is: {text_of(last.get('content'))} ✅"
+        text = tool_answer(messages, text_of)
     else:
         text = reply_for(talk, model=info.name)
     media = _media_note(last_user.get("content")) if info.vision else ""
     if media and not d.fault("hostile") and rf.get("type") != "json_object":
         text = f"{media}\n\n{text}"
-    if tools and last.get("role") == "user" and body.get("tool_choice") != "none" and not d.faults:
-        plan.tool_calls = [tool_call_for(tools[0], prompt)]
+    call = pick_tool_call(tools, prompt) if tools and last.get("role") == "user" else None
+    if call and body.get("tool_choice") != "none" and not d.faults:
+        plan.tool_calls, plan.tool_stream = [call], body.get("tool_stream") is True
         text = ""
         plan.finish_reason = "tool_calls"
+    elif search_options(body) is not None and last.get("role") == "user" and not d.fault("hostile"):
+        plan.sources = search_sources(prompt, search_options(body))
+        text = search_answer(text, plan.sources)
     reasoning = reasoning_for(prompt) if think else ""
     if in_content and reasoning:
         text = f"<think>{reasoning}</think>\n\n{text}"
