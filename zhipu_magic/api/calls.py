@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,3 +113,20 @@ def task(
     if kind == "video":
         return video(prompt, model=model or DEFAULT_VIDEO_MODEL, **params)
     return submit(messages if messages is not None else prompt, model=model or DEFAULT_MODEL, **params)
+
+
+def user_content(text: str, images: Sequence[str] = ()) -> str | list[dict[str, Any]]:
+    """A user message's ``content``: the text alone, or a text part then one ``image_url`` part per
+    image URL (``data:`` or http(s); see :func:`zhipu_magic.api.images.image_url`)."""
+    if not images:
+        return text
+    parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    return parts + [{"type": "image_url", "image_url": {"url": url}} for url in images]
+
+
+DEFAULT_IMAGE_MODEL = "cogview-3-flash"  # free CogView
+
+
+def images(prompt: str, model: str = DEFAULT_IMAGE_MODEL, **params: Any) -> Request:
+    """``POST images/generations``: a CogView image (synchronous; the answer holds its URL)."""
+    return Request("POST", "images/generations", clean({"model": model, "prompt": prompt, **params}))

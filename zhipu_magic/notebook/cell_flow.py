@@ -24,7 +24,7 @@ from ..core.conversation import conversations
 from ..core.interpolate import fill
 from ..core.interpolate import notes as fill_notes
 from ..core.reply import Reply
-from . import hints, render
+from . import attach, hints, render
 from .options import parse_cell_line, request_params
 
 
@@ -41,11 +41,13 @@ class Call(NamedTuple):
 def run(magics: Any, line: str, cell: str) -> None:
     """Everything ``%%glm LINE`` does with ``cell``."""
     args = parse_cell_line(magics.glm.parser, arg_split(line, posix=True, strict=False))
+    cell, images = attach.images_in(magics, args, cell, _namespace(magics.shell))
     prompt, notes = _prompt(magics, cell)
-    model = args.model or magics.model
+    model = attach.vision_model(magics, args.model or magics.model, images, notes)
     conv = conversations.get(args.chat) if args.chat else None
     cell_id = magics.current_cell_id()
     messages = _messages(magics, args, conv, cell_id, prompt)
+    messages[-1]["content"] = calls.user_content(prompt, images)
     request = build_request(magics, args, prompt, model, messages, notes)
     if notes and (args.dry_run or args.async_):
         render.show(render.text_bundle("\n".join(notes)))

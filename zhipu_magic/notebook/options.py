@@ -39,6 +39,8 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("--think", dest="think", action="store_true", default=None, help="thinking mode on"),
     argument("--no-think", dest="think", action="store_false", help="thinking mode off"),
     argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME"),
+    argument("--image", action="append", metavar="PATH_OR_URL", help="attach an image (repeatable)"),
+    argument("--fig", action="store_true", help="attach the current matplotlib figure (also {fig})"),
     argument("--dry-run", action="store_true", help="show the exact request JSON; send nothing"),
     argument("--json", action="store_true", help="JSON mode; the bound value is the parsed object"),
     argument("--replay", action="store_true", help="answer from the call log if this exact request is there"),

@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from ..api.models import ModelInfo, get_model
+from .images import check_parts
 
 _ROLES = {"system", "user", "assistant", "tool", "function", "observation"}
 
@@ -101,6 +102,10 @@ def validate_chat(body: dict[str, Any]) -> list[dict[str, Any]]:
         content = m.get("content")
         if m["role"] in ("user", "system") and not isinstance(content, (str, list)):
             raise Fail(400, "1214", f"Invalid parameter messages[{i}].content.")
+        try:
+            check_parts(content)  # every image part decodes (issue 13)
+        except ValueError as err:
+            raise Fail(400, "1210", f"Image input format/parsing error: messages[{i}].{err}") from None
     if not any(m.get("role") == "user" for m in messages):
         raise Fail(400, "1214", "Invalid parameter messages: at least one user message is required.")
     t = body.get("temperature")

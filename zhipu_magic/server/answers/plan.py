@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...api.models import ModelInfo
+from ..images import seen as images_seen
 from .context import Talk, json_reply_for, reply_for
 from .intents import answer_for, json_answer_for, reasoning_for, topic_of  # noqa: F401  (re-exported)
 from .tools import pick_tool_call, search_answer, search_options, search_sources, stream_frames, tool_answer
@@ -287,4 +288,6 @@ def _media_note(content: Any) -> str:
     seen = [
         f"{kinds.count(k)} {k.split('_')[0]}(s)" for k in ("image_url", "video_url", "file_url") if k in kinds
     ]
-    return f"👀 I see {', '.join(seen)} in your message." if seen else ""
+    images = images_seen(content)  # each image's format and size, read from its bytes
+    found = f" The images: {'; '.join(images)}." if images else ""
+    return f"👀 I see {', '.join(seen)} in your message.{found}" if seen else ""
