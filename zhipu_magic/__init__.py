@@ -44,6 +44,7 @@ _LAZY = {
     "chat_panel": "notebook.widgets",
     "task_panel": "notebook.widgets",
     "task_card": "notebook.widgets",
+    "map": "notebook.map_view:map_rows",  # "module:attr": no module here defines a builtin's name
 }
 
 __all__ = [*_LAZY, "__version__", "load_ipython_extension", "unload_ipython_extension"]
@@ -53,7 +54,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'zhipu_magic' has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{module}"), name)
+    module, _, attr = module.partition(":")
+    value = getattr(import_module(f"{__name__}.{module}"), attr or name)
     globals()[name] = value
     return value
 

@@ -41,6 +41,10 @@ class Call(NamedTuple):
 def run(magics: Any, line: str, cell: str) -> None:
     """Everything ``%%glm LINE`` does with ``cell``."""
     args = parse_cell_line(magics.glm.parser, arg_split(line, posix=True, strict=False))
+    if args.map is not None:
+        from .cell_map import run_map
+
+        return run_map(magics, args, cell)
     cell, images = attach.images_in(magics, args, cell, _namespace(magics.shell))
     prompt, notes = _prompt(magics, cell)
     model = attach.vision_model(magics, args.model or magics.model, images, notes)

@@ -45,6 +45,8 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("--json", action="store_true", help="JSON mode; the bound value is the parsed object"),
     argument("--replay", action="store_true", help="answer from the call log if this exact request is there"),
     argument("--fresh", action="store_true", help="send the request even when replay is on"),
+    argument("--map", metavar="NAME", help="ask the cell once per row of list/Series/DataFrame NAME"),
+    argument("--concurrency", type=int, metavar="N", help="with --map: requests at once at most (default 8)"),
 )
 
 
@@ -76,7 +78,8 @@ def parse_cell_line(parser: Any, argv: list[str]) -> Any:
     _in_range("top-p", args.top_p, low_open=True)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError(f"max-tokens must be at least 1, got {args.max_tokens}")
-    check_output_name(args.output)
+    if args.map is None:  # with --map, -o df.column is checked by the map flow
+        check_output_name(args.output)
     if args.wait or args.video:
         args.async_ = True  # both are async tasks underneath
     if args.async_ and args.no_stream:

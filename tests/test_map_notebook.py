@@ -1,0 +1,145 @@
+"""``zhipu_magic.map`` and ``%%glm --map`` in a real in-process InteractiveShell against the local
+server: the live progress (one output, updated in place, at most ten updates a second), binding,
+``-o df.column``, and the checks made before anything is sent."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from helpers import Recorder
+from IPython.core.error import UsageError
+
+import zhipu_magic
+from zhipu_magic.core.mapping import MapResult, RowError
+from zhipu_magic.notebook import render
+from zhipu_magic.notebook.map_view import ProgressView
+
+
+@pytest.fixture
+def ip(shell, monkeypatch):
+    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
+    rec = Recorder(shell=shell)
+    shell.display_pub = rec
+    shell.rec = rec
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    yield shell
+    shell.run_line_magic("unload_ext", "zhipu_magic")
+    for name in ("_glm", "words", "df", "out", "answers"):
+        shell.user_ns.pop(name, None)
+    shell.config.pop("GLMMagics", None)
+
+
+@pytest.fixture
+def api(server, monkeypatch, canary):
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+    return server
+
+
+def chats(srv) -> list[dict]:
+    return [r.body for r in srv.requests if r.path.endswith("/chat/completions")]
+
+
+def test_public_map_shows_one_live_output_at_most_ten_updates_a_second(ip, api):
+    values = [f"[[fault:slow_first:0.04]] w{i}" for i in range(40)]
+    started = time.monotonic()
+    out = zhipu_magic.map("echo: {}", values, client=api.client(), concurrency=2)
+    elapsed = time.monotonic() - started
+    assert out == [f"w{i}" for i in range(40)]
+    calls = ip.rec.calls
+    ids = {c["id"] for c in calls}
+    assert len(ids) == 1 and None not in ids  # one output, replaced in place
+    assert [c["update"] for c in calls] == [False] + [True] * (len(calls) - 1)
+    assert 2 <= len(calls) <= 10 * elapsed + 2, (len(calls), elapsed)
+    final = ip.rec.final()[0]
+    assert "40/40 done" in final["text/plain"] and "finished" in final["text/plain"]
+    assert 'data-done="40"' in final["text/html"]
+
+
+def test_progress_view_throttles_and_always_shows_the_end(ip):
+    clock = [0.0]
+    view = ProgressView(rich=True, clock=lambda: clock[0])
+    from zhipu_magic.core.mapping import Progress
+
+    def p(done: int, finished: bool = False) -> Progress:
+        return Progress(done, 0, 1, 100, 0, 5, 5, clock[0], 10.0, 9.0, 4.0, None, finished)
+
+    for i in range(50):  # 50 reports within 0.49 s
+        clock[0] = i * 0.01
+        view(p(i))
+    assert view.updates == 5
+    view(p(100, True))
+    assert view.updates == 6 and "100/100 done" in ip.rec.final()[-1]["text/plain"]
+
+
+def test_terminal_progress_is_one_rewritten_line(server):
+    import io
+
+    stream = io.StringIO()
+    view = ProgressView(rich=False, stream=stream)
+    zhipu_magic.map("echo: {}", ["a", "b"], client=server.client(), progress=False)
+    from zhipu_magic.core.mapping import map_rows
+
+    map_rows("echo: {}", ["a", "b", "c"], client=server.client(), progress=view)
+    text = stream.getvalue()
+    assert text.startswith("\r") and text.endswith("\n") and "3/3 done" in text
+    assert "2 from the call log" in text  # a and b were answered by the first run
+
+
+def test_cell_map_binds_the_aligned_result(ip, api):
+    ip.user_ns["words"] = ["alpha", "[[fault:bad_param]] beta", "gamma"]
+    ip.run_cell_magic("glm", "--map words -o answers --concurrency 2", "echo: <{}>")
+    answers = ip.user_ns["answers"]
+    assert isinstance(answers, MapResult) and ip.user_ns["_glm"] is answers
+    assert answers[0] == "<alpha>" and answers[2] == "<gamma>" and isinstance(answers[1], RowError)
+    assert "2/3 done, 1 failed" in ip.rec.final()[-1]["text/plain"]
+    assert len(chats(api)) == 3
+    ip.run_cell_magic("glm", "--map words -o answers", "echo: <{}>")  # again: only the failed row
+    assert len(chats(api)) == 4
+
+
+def test_cell_map_adds_a_dataframe_column(ip, api):
+    pd = pytest.importorskip("pandas")
+    ip.user_ns["df"] = pd.DataFrame({"city": ["Paris", "Oslo"], "n": [1, 2]}, index=[5, 9])
+    ip.run_cell_magic("glm", "--map df -o df.summary -s terse --temperature 0.2", "echo: {city} {n}")
+    df = ip.user_ns["df"]
+    assert df["summary"].to_dict() == {5: "Paris 1", 9: "Oslo 2"}
+    body = chats(api)[0]
+    assert body["temperature"] == 0.2 and body["messages"][0]["content"] == "terse"
+
+
+def test_cell_map_json(ip, api):
+    ip.user_ns["words"] = ["a"]
+    ip.run_cell_magic("glm", "--map words --json -o out", "Give JSON with keys name and age for {}")
+    assert set(ip.user_ns["out"][0]) == {"name", "age"}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--map nothing_here", "no such variable"),
+        ("--map words -o words.col", "adds a column"),
+        ("--map words --concurrency 0", "--concurrency"),
+        ("--map words --async", "does not go with"),
+        ("--map words -o In", "belongs to IPython"),
+    ],
+)
+def test_cell_map_checks_before_sending(ip, api, line, message):
+    ip.user_ns["words"] = ["a"]
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell_magic("glm", line, "echo: {}")
+    assert chats(api) == []
+
+
+def test_cell_map_interrupt_binds_the_partial_result_then_stops_the_cell(ip, api):
+    ip.user_ns["words"] = ["a", "b"] + [f"[[fault:slow_first:3]] s{i}" for i in range(6)]
+    ip.rec.interrupt_on_update = 1  # the interrupt lands in the first in-place update
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        ip.run_cell_magic("glm", "--map words -o out --concurrency 4", "echo: {}")
+    assert time.monotonic() - started < 2.5
+    out = ip.user_ns["out"]
+    assert out.stopped == "interrupted" and out.totals["not_run"] >= 4
+    assert "stopped: interrupted" in ip.rec.final()[-1]["text/plain"]

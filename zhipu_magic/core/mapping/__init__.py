@@ -1,0 +1,94 @@
+"""Prompts over data: one prompt template over every row of a list, a Series or a DataFrame.
+
+- :mod:`.data`: the rows (pandas recognised without importing it), the template filled per row,
+  the answers given back in the input's shape.
+- :mod:`.ask`: each row's request (:mod:`zhipu_magic.api.calls`), the resume from the call log,
+  ``json`` answers parsed.
+- :mod:`.pacing`: AIMD concurrency (halve on a rate limit, honour Retry-After, grow back slowly).
+- :mod:`.runner`: the worker threads, the call log record of each row, progress, stop.
+- :mod:`.result`: :class:`MapResult`, :class:`RowError`, :class:`RowInfo`.
+
+``zhipu_magic.map`` is :func:`map_rows` (named ``map`` only at the package surface, so nothing in
+here shadows the builtin); the notebook adds the live progress display around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ...api.config import DEFAULT_MODEL
+from .ask import Job, build_requests, resume
+from .data import rows_of, shaped
+from .result import NOT_RUN, MapResult, RowError, RowInfo
+from .runner import Progress, Run
+
+
+def map_rows(
+    prompt: str,
+    data: Any,
+    *,
+    model: str = DEFAULT_MODEL,
+    system: str | None = None,
+    json: bool = False,
+    concurrency: int = 8,
+    client: Any = None,
+    progress: Callable[[Progress], None] | None = None,
+    **params: Any,
+) -> Any:
+    """Ask ``prompt`` once per row of ``data`` and return the answers aligned with the rows.
+
+    ``data``: a list of values (``{}`` or ``{value}`` in the prompt), a list of dicts or a DataFrame
+    (``{column}``), or a Series. Nothing in braces is evaluated; a prompt that names nothing gets the
+    row appended. Returns a :class:`MapResult` (a list; a pandas Series on the same index for pandas
+    input, the MapResult in ``.attrs["glm_map"]``): each item the answer text (the parsed object with
+    ``json=True``) or a :class:`RowError`. Rows whose identical request is in the call log are not
+    sent again (``totals["from_record"]``). ``concurrency`` is the ceiling: it halves on rate limits
+    and grows back; a quota error stops the run with what was done kept. ``client``: a ``GLMClient``
+    (default: the configured API, or the local server). ``progress`` is called at most ten times a
+    second with a :class:`Progress`. ``params`` go into every request (``temperature=0``...).
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("map() needs a prompt template (a non-empty string)")
+    rows = rows_of(data)
+    if client is None:
+        from ..backend import backend
+
+        client, local = backend.client()
+    else:
+        from ...api.inprocess import is_local
+
+        local = is_local(client.base_url)
+    job = Job(client, local, model, system, json, int(concurrency), params)
+    requests, notes = build_requests(job, prompt, rows)
+    result = MapResult(len(requests))
+    result.notes += notes
+    pending = resume(job, requests, result)
+    run = Run(job, requests, result, pending)
+    with quiet_pool():
+        run.wait(progress)
+    return shaped(result, rows, result)
+
+
+class quiet_pool:  # noqa: N801 - used as a context manager
+    """Above ten threads ``requests`` keeps ten connections and drops the rest with a urllib3
+    warning per answer; the dropped connection is the whole cost, so the warning is silenced."""
+
+    def __enter__(self) -> None:
+        import logging
+
+        self._logger = logging.getLogger("urllib3.connectionpool")
+        self._filter = _PoolFull()
+        self._logger.addFilter(self._filter)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeFilter(self._filter)
+
+
+class _PoolFull:
+    @staticmethod
+    def filter(record: Any) -> bool:
+        return "Connection pool is full" not in str(record.msg)
+
+
+__all__ = ["NOT_RUN", "MapResult", "Progress", "RowError", "RowInfo", "map_rows"]

@@ -1,0 +1,63 @@
+"""The progress of a ``map`` run as a bundle: done / failed / in flight / total, a bar, rows per
+second, tokens in and out, the ETA and the current concurrency. Pure: no display, every string
+escaped (nothing here comes from a model, but the reason a run stopped quotes a server message).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+
+def duration(seconds: float | None) -> str:
+    """``42 s``, ``3 min 5 s``, ``2 h 7 min``; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def progress_text(p: Any) -> str:
+    """One line of plain text (terminal IPython, and the HTML's ``text/plain`` twin)."""
+    head = f"{p.done:,}/{p.total:,} done"
+    if p.failed:
+        head += f", {p.failed:,} failed"
+    if p.from_record:
+        head += f" ({p.from_record:,} from the call log)"
+    tail = (
+        f"{p.in_flight} in flight, {p.rows_per_s:.1f} rows/s, tokens {p.prompt_tokens:,} in / "
+        f"{p.completion_tokens:,} out, concurrency {p.concurrency:.1f}"
+    )
+    if p.finished:
+        end = f"stopped: {p.stopped}" if p.stopped else "finished"
+        return f"{head}; {tail}; {end} after {duration(p.elapsed)}"
+    return f"{head}; {tail}; ETA {duration(p.eta)}"
+
+
+def progress_html(p: Any) -> str:
+    """The bar and the numbers, escaped."""
+    total = max(p.total, 1)
+    ok = 100.0 * (p.done - p.from_record) / total
+    old = 100.0 * p.from_record / total
+    bad = 100.0 * p.failed / total
+    color = "#b45309" if p.stopped else "#2563eb"
+    bar = (
+        '<div style="display:flex;height:8px;width:100%;max-width:32em;background:#e5e7eb;'
+        'border-radius:4px;overflow:hidden">'
+        f'<div style="width:{old:.2f}%;background:#93c5fd"></div>'
+        f'<div style="width:{ok:.2f}%;background:{color}"></div>'
+        f'<div style="width:{bad:.2f}%;background:#dc2626"></div></div>'
+    )
+    text = html.escape(progress_text(p))
+    return (
+        f'<div class="zm-map tex2jax_ignore" data-done="{p.done}" data-total="{p.total}">{bar}'
+        f'<div style="font-size:0.85em;opacity:0.8;margin-top:2px">{text}</div></div>'
+    )
+
+
+def progress_bundle(p: Any) -> dict[str, str]:
+    return {"text/html": progress_html(p), "text/plain": progress_text(p)}
