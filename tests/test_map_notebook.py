@@ -143,3 +143,19 @@ def test_cell_map_interrupt_binds_the_partial_result_then_stops_the_cell(ip, api
     out = ip.user_ns["out"]
     assert out.stopped == "interrupted" and out.totals["not_run"] >= 4
     assert "stopped: interrupted" in ip.rec.final()[-1]["text/plain"]
+
+
+def test_cell_map_rows_are_in_the_call_log_unless_log_is_off(ip, api):
+    from zhipu_magic.core.ledger import get_ledger
+    from zhipu_magic.core.ledger.query import recent
+
+    ip.user_ns["words"] = ["one", "two"]
+    ip.run_cell_magic("glm", "--map words", "echo: {}")
+    rows = [r for r in recent(get_ledger(), 10) if r["kind"] == "map"]
+    assert sorted(r["answer"] for r in rows) == ["one", "two"]
+    ip.run_line_magic("glm", "config log=off")
+    ip.user_ns["words"] = ["three"]
+    ip.run_cell_magic("glm", "--map words", "echo: {}")
+    ip.run_cell_magic("glm", "--map words", "echo: {}")  # nothing recorded, so asked again
+    assert len(chats(api)) == 4
+    assert len([r for r in recent(get_ledger(), 10) if r["kind"] == "map"]) == 2

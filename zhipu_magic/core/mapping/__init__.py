@@ -34,6 +34,8 @@ def map_rows(
     concurrency: int = 8,
     client: Any = None,
     progress: Callable[[Progress], None] | None = None,
+    log: bool = True,
+    log_context: dict[str, Any] | None = None,
     **params: Any,
 ) -> Any:
     """Ask ``prompt`` once per row of ``data`` and return the answers aligned with the rows.
@@ -46,7 +48,8 @@ def map_rows(
     sent again (``totals["from_record"]``). ``concurrency`` is the ceiling: it halves on rate limits
     and grows back; a quota error stops the run with what was done kept. ``client``: a ``GLMClient``
     (default: the configured API, or the local server). ``progress`` is called at most ten times a
-    second with a :class:`Progress`. ``params`` go into every request (``temperature=0``...).
+    second with a :class:`Progress`. ``log=False``: neither recorded nor resumed; ``log_context``: more
+    call-log columns (``cell_id``, ``notebook``). ``params`` go into every request (``temperature=0``...).
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("map() needs a prompt template (a non-empty string)")
@@ -59,7 +62,7 @@ def map_rows(
         from ...api.inprocess import is_local
 
         local = is_local(client.base_url)
-    job = Job(client, local, model, system, json, int(concurrency), params)
+    job = Job(client, local, model, system, json, int(concurrency), params, log, dict(log_context or {}))
     requests, notes = build_requests(job, prompt, rows)
     result = MapResult(len(requests))
     result.notes += notes

@@ -31,6 +31,8 @@ class Job:
     json: bool = False
     concurrency: int = 8
     params: dict[str, Any] = field(default_factory=dict)
+    log: bool = True  # record each answer in the call log (and resume from it)
+    context: dict[str, Any] = field(default_factory=dict)  # more call-log columns (cell_id, notebook)
 
     @property
     def base_url(self) -> str:
@@ -73,7 +75,7 @@ def parse_answer(text: str, as_json: bool) -> Any:
 
 def resume(job: Job, requests: list[Request], result: MapResult) -> list[int]:
     """Fill ``result`` with the rows the call log already answered; the positions still to send."""
-    if not ledger.logging_enabled():
+    if not (job.log and ledger.logging_enabled()):
         return list(range(len(requests)))
     from ..ledger.query import find_answer
     from ..ledger.records import backend_name, request_hash

@@ -160,10 +160,12 @@ class Run:
         answer.set_response(response)
         seconds = time.monotonic() - started
         retries = response.attempts - 1 + self._rate_hits[index]
-        log_id = ledger.record(
-            answer, request.body, kind="map", local=job.local, base_url=job.base_url,
-            retries=retries, duration=round(seconds, 3),
-        )  # fmt: skip
+        log_id = None
+        if job.log:
+            log_id = ledger.record(
+                answer, request.body, kind="map", local=job.local, base_url=job.base_url,
+                retries=retries, duration=round(seconds, 3), **job.context,
+            )  # fmt: skip
         value = parse_answer(answer.text, job.json)
         info = RowInfo(answer.usage, retries, seconds, False, log_id)
         self.settle(index, value, info=info)
