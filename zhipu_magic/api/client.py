@@ -10,6 +10,7 @@ threads may share.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from .config import (
     resolve_api_key,
     resolve_base_url,
 )
+from .download import MAX_DOWNLOAD, save_url
 from .errors import GLMError, StreamError, error_from_response, parse_json
 from .retry import sliced_sleep
 from .stream import ChatStream
@@ -132,6 +134,19 @@ class GLMClient:
     ) -> APIResult:
         """Any other JSON endpoint under the base URL, with the same retries and errors."""
         return self.send(Request(method, path, json), timeout=timeout)
+
+    def download(
+        self,
+        url: str,
+        path: str | os.PathLike[str],
+        *,
+        limit: int = MAX_DOWNLOAD,
+        timeout: Timeout | None = None,
+    ) -> int:
+        """Save what an http(s) link holds (a video or cover URL of a task) to ``path``; the bytes
+        written. No key is sent. Whole or nothing: read into a temporary file beside ``path``, under
+        ``limit`` bytes and the deadline, then moved into place (an expired link is a NotFoundError)."""
+        return save_url(self._transport, url, path, limit=limit, timeout=timeout)
 
     # sending a built request ----------------------------------------------------------------------
     def send(self, request: Request, *, timeout: Timeout | None = None) -> APIResult:

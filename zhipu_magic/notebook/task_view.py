@@ -1,16 +1,23 @@
 """How an async task shows in a cell: the live card when submitted, the answer (or video) when done.
 
 One place for ``%%glm --async/--wait``, ``%glm wait ID`` and ``%glm result ID``, so a finished task
-looks the same whichever way it was fetched.
+looks the same whichever way it was fetched. ``-o NAME`` binds the answer (or the first video link);
+``-o PATH`` (a ``/`` or a ``.`` in it) saves the video, or a chat answer as UTF-8 text, to that file.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
+from shlex import quote
 from types import SimpleNamespace
 from typing import Any
 
-from ..api.errors import GLMError
+from IPython.core.error import UsageError
+
+from ..api.download import atomic_file
+from ..api.errors import GLMError, NotFoundError
 from ..core.tasks.polling import wait_for_task
 from ..core.tasks.records import FAIL, SUCCESS, is_final, reply_from_record
 from ..core.tasks.store import TaskStore
@@ -24,7 +31,23 @@ def show_submitted(task: Mapping[str, Any], client: Any) -> None:
     show_task(task, client)
 
 
-def wait_and_show(magics: Any, store: TaskStore, client: Any, task_id: str, output: str | None) -> None:
+Output = str | Path | None  # -o: a variable name, a file to save to, or nothing
+
+
+def output_target(magics: Any, value: str | None) -> Output:
+    """``-o``: a file path when it has a ``/`` or a ``.`` (relative to the working directory), else
+    a variable name (refused when it is not one, or is one of IPython's own)."""
+    if value is None or not ("/" in value or "." in value or os.sep in value):
+        if value is not None and not value.isidentifier():
+            raise UsageError("-o needs a Python variable name, or a file name with a . or a / (-o video.mp4)")
+        return magics.checked_name(value)
+    path = Path(value).expanduser()
+    if value.endswith(("/", os.sep)) or path.is_dir():
+        raise UsageError(f"-o {value}: that is a folder; name a file in it, e.g. -o {path / 'video.mp4'}")
+    return path
+
+
+def wait_and_show(magics: Any, store: TaskStore, client: Any, task_id: str, output: Output) -> None:
     """Poll (1 s -> 10 s backoff) until the task is done, then show it like a normal answer.
 
     An interrupt stops the waiting, not the task: ``%glm wait ID`` resumes it.
@@ -38,9 +61,10 @@ def wait_and_show(magics: Any, store: TaskStore, client: Any, task_id: str, outp
     show_outcome(magics, record, client, output)
 
 
-def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: str | None = None) -> None:
+def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: Output = None) -> None:
     """A task record in a cell: the answer (bound to ``_glm`` and ``output``), the video card (its
-    first URL bound to ``output``), the failure as an error, or a pending note."""
+    first URL bound to ``output``), the failure as an error, or a pending note. An ``output`` path
+    gets the video (or the answer's text) saved to it."""
     task_id = str(record.get("id"))
     status = record.get("status")
     if status == FAIL:
@@ -48,7 +72,9 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: st
             f"task {task_id} failed: {record.get('error')}", hint="submit it again (%%glm --async)"
         )
     if not is_final(status):
-        render.show(render.text_bundle(f"Task {task_id}: {status}. Run %glm result {task_id} again later."))
+        again = f"%glm result {task_id}" + (f" -o {quote(str(output))}" if isinstance(output, Path) else "")
+        unsaved = " Nothing saved yet." if isinstance(output, Path) else ""
+        render.show(render.text_bundle(f"Task {task_id}: {status}.{unsaved} Run {again} again later."))
         return
     reply = reply_from_record(record)
     if reply is None:  # a video: the card shows the player and the cover image
@@ -58,20 +84,59 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: st
             for v in (record.get("result") or {}).get("video_result") or []
             if isinstance(v, dict)
         ]
-        if output:
-            magics.bind(output, urls[0] if urls else None)
         video = SimpleNamespace(
             model=record.get("model"), text="\n".join(filter(None, urls)), task_id=task_id
         )
         log_task(magics, record, video)
+        if isinstance(output, Path):
+            save_video(client, task_id, urls[0] if urls else None, output)
+        elif output:
+            magics.bind(output, urls[0] if urls else None)
         return
     assert status == SUCCESS
     magics.bind("_glm", reply)
     magics.count_usage(reply)
     log_task(magics, record, reply)
     render.show(render.reply_bundle(reply, final=True), render.provenance_metadata(reply))
-    if output:
+    if isinstance(output, Path):
+        save_text(reply.text, output)
+    elif output:
         magics.bind(output, reply.text)
+
+
+def save_text(text: str, path: Path) -> None:
+    """A chat task's answer to ``path`` as UTF-8, whole or not at all, said in one line."""
+    replaced, data = path.exists(), text.encode("utf-8")
+    with atomic_file(path) as out:
+        out.write(data)
+    say_saved(path, len(data), replaced)
+
+
+def save_video(client: Any, task_id: str, url: str | None, path: Path) -> None:
+    """Download the task's video to ``path`` and say so in one line; an expired link says how to
+    get a fresh one, an interrupt that nothing was saved."""
+    if not url:
+        raise GLMError(f"task {task_id} has no video to save", hint="")
+    replaced = path.exists()
+    try:
+        size = client.download(url, path)
+    except NotFoundError as err:
+        again = f"%glm result {task_id} -o {quote(str(path))}"
+        err.hint = f"links expire: {again} fetches the task again for a fresh one"
+        raise
+    except KeyboardInterrupt as exc:
+        raise hints.quiet_interrupt(exc, f"stopped the download; nothing was saved to {path}") from None
+    say_saved(path, size, replaced)
+
+
+def say_saved(path: Path, size: int, replaced: bool) -> None:
+    """``Saved 25.6 KB to video.mp4`` (and whether a file was replaced)."""
+    if size >= 1024 * 1024:
+        amount = f"{size / (1024 * 1024):.1f} MB"
+    else:
+        amount = f"{size / 1024:.1f} KB" if size >= 1024 else f"{size} bytes"
+    note = ", replacing the file that was there" if replaced else ""
+    render.show(render.text_bundle(f"Saved {amount} to {path}{note}"))
 
 
 def log_task(magics: Any, record: Mapping[str, Any], answer: Any) -> None:

@@ -1,4 +1,6 @@
-"""``%glm result``, ``wait``, ``tasks``: async tasks, fetched once, waited for, or in a panel.
+"""``%glm result``, ``wait``, ``tasks``: async tasks, fetched afresh, waited for, or in a panel.
+
+``-o`` binds a variable, or (a ``/`` or a ``.`` in it) saves the video or the answer to a file.
 
 The task machinery (store, polling, threads) loads when one of these runs, not with ``%load_ext``.
 """
@@ -10,16 +12,25 @@ from typing import Any
 from .registry import arg, command
 
 TASK_ID = arg("task_id", metavar="TASK_ID")
+OUTPUT = arg(
+    "-o",
+    "--output",
+    metavar="NAME",
+    help="a variable for the answer (or the video link), or a file (with a / or a .) to save the video "
+    "(or the answer's text) to, relative to the working directory",
+)
 
 
-def _adopt(magics: Any, store: Any, client: Any, task_id: str, local: bool) -> None:
-    """Record a task from elsewhere (another machine, the vendor console) before following it. An
-    id the server does not know fails here, before anything is stored."""
+def _adopt(magics: Any, store: Any, client: Any, task_id: str, local: bool) -> dict[str, Any] | None:
+    """Record a task from elsewhere (another machine, the vendor console) before following it; the
+    server's answer, or None for a task already known. An id the server does not know fails here,
+    before anything is stored."""
     if store.get(task_id) is not None:
-        return
+        return None
     first = client.result(task_id)
+    submitted = {k: v for k, v in first.items() if k != "task_status"}  # the status comes with its result
     store.record_submission(
-        {"id": task_id, **first},
+        {**submitted, "id": task_id},
         kind="video" if first.get("video_result") else "chat",
         model=first.get("model") or magics.model,
         prompt="",
@@ -27,33 +38,73 @@ def _adopt(magics: Any, store: Any, client: Any, task_id: str, local: bool) -> N
         local=local,
     )
     store.apply_result(task_id, first)
+    return dict(first)
 
 
-@command("result", "fetch an async task once (submitted with %%glm --async or --video)", TASK_ID)
+def _fetch(store: Any, client: Any, task_id: str, fetched: dict[str, Any] | None) -> dict[str, Any]:
+    """The task as the server has it now: a finished video's links are fresh (the real API's
+    expire). The store keeps a task's first result, so the fresh one is laid over the record shown.
+    A task already finished here that cannot be fetched now is shown as stored, with a note."""
+    from ...api.errors import GLMError
+    from ...core.tasks import SUCCESS, is_final, poll_task
+    from .. import render
+
+    record = store.get(task_id) or {"id": task_id}
+    if fetched is None or not is_final(record.get("status")):  # else: adopted just now, and done
+        capture = _Capture(client)
+        try:
+            record = poll_task(store, capture, task_id)
+        except GLMError as err:
+            if not is_final(record.get("status")):
+                raise
+            note = f"Could not fetch task {task_id} again ({err}); shown as stored."
+            render.show(render.text_bundle(note))
+        fetched = capture.response
+    if fetched and fetched.get("task_status") == SUCCESS and record.get("status") == SUCCESS:
+        record = {**record, "result": dict(fetched)}
+    return record
+
+
+class _Capture:
+    """The client as ``poll_task`` sees it, keeping the server's answer (the store keeps the first)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.response = client, None
+
+    def result(self, task_id: str) -> Any:
+        self.response = self.client.result(task_id)
+        return self.response
+
+
+@command(
+    "result",
+    "fetch a task afresh and show it (video links renewed); -o NAME binds it, -o video.mp4 saves it",
+    TASK_ID,
+    OUTPUT,
+)
 def result(magics: Any, args: Any) -> None:
-    from ...core.tasks import get_store, is_final, poll_task
+    from ...core.tasks import get_store
     from .. import task_view
 
+    output = task_view.output_target(magics, args.output)  # before anything is sent
     store = get_store()
     client, local = magics.connect()
-    _adopt(magics, store, client, args.task_id, local)
-    record = store.get(args.task_id) or {"id": args.task_id}
-    if not is_final(record.get("status")):
-        record = poll_task(store, client, args.task_id)
-    task_view.show_outcome(magics, record, client)
+    fetched = _adopt(magics, store, client, args.task_id, local)
+    record = _fetch(store, client, args.task_id, fetched)
+    task_view.show_outcome(magics, record, client, output)
 
 
 @command(
     "wait",
-    "poll a task until done and show it (resumes an interrupted --wait, or a task from elsewhere)",
+    "poll a task until done and show it (resumes an interrupted --wait); -o NAME binds, -o video.mp4 saves",
     TASK_ID,
-    arg("-o", "--output", metavar="NAME"),
+    OUTPUT,
 )
 def wait(magics: Any, args: Any) -> None:
     from ...core.tasks import get_store
     from .. import task_view
 
-    output = magics.checked_name(args.output)  # before anything is sent
+    output = task_view.output_target(magics, args.output)  # before anything is sent
     store = get_store()
     client, local = magics.connect()
     _adopt(magics, store, client, args.task_id, local)
