@@ -24,7 +24,8 @@ from ..core.conversation import conversations
 from ..core.interpolate import fill
 from ..core.interpolate import notes as fill_notes
 from ..core.reply import Reply
-from . import attach, hints, render
+from . import attach, code_back, hints, render
+from .cell_errors import Errors
 from .options import parse_cell_line, request_params
 
 
@@ -47,6 +48,7 @@ def run(magics: Any, line: str, cell: str) -> None:
         return run_map(magics, args, cell)
     cell, images = attach.images_in(magics, args, cell, _namespace(magics.shell))
     prompt, notes = _prompt(magics, cell)
+    prompt = code_back.ask(prompt) if args.code else prompt
     model = attach.vision_model(magics, args.model or magics.model, images, notes)
     conv = conversations.get(args.chat) if args.chat else None
     cell_id = magics.current_cell_id()
@@ -72,6 +74,8 @@ def run(magics: Any, line: str, cell: str) -> None:
             conv.system = args.system
         conv.add_turn(prompt, reply.text, cell_id, reasoning=reply.reasoning)
     _bind_output(magics, reply, args)
+    if args.code:  # the answer's code into a new cell below, not run
+        code_back.put_code(magics, reply.text, args.code)
 
 
 def _prompt(magics: Any, cell: str) -> tuple[str, list[str]]:
@@ -87,11 +91,13 @@ def _prompt(magics: Any, cell: str) -> tuple[str, list[str]]:
 
 
 def _namespace(shell: Any) -> Mapping[str, Any]:
-    """The user's names, with ``In`` as typed (``%%glm`` cells, not their Python translation)."""
+    """The user's names, with ``In`` as typed (``%%glm`` cells, not their Python translation) and
+    ``Err`` (the kernel's errors, unless the user has an ``Err``)."""
     if shell is None:
         return {}
     raw = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
-    return ChainMap({"In": raw}, shell.user_ns) if raw is not None else shell.user_ns
+    ours: dict[str, Any] = {} if "Err" in shell.user_ns else {"Err": Errors(shell)}
+    return ChainMap({**ours, "In": raw} if raw is not None else ours, shell.user_ns)
 
 
 def _bind_output(magics: Any, reply: Reply, args: Any) -> None:

@@ -32,6 +32,7 @@ from ..core import ledger
 from ..core.backend import backend
 from ..core.session import notebook_path
 from . import commands, hints
+from .cell_errors import remember as remember_error
 from .options import cell_options, check_output_name
 
 if TYPE_CHECKING:
@@ -286,6 +287,7 @@ class GLMMagics(Magics):
 
     def _post_run_cell(self, result: Any) -> None:
         self._cell_id = None
+        remember_error(self.shell, result)  # for %glm fix and {Err[n]}
 
 
 def _within(name: str, value: float, low: float, high: float, unit: str = "") -> Any:

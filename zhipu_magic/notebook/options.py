@@ -41,6 +41,13 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME"),
     argument("--image", action="append", metavar="PATH_OR_URL", help="attach an image (repeatable)"),
     argument("--fig", action="store_true", help="attach the current matplotlib figure (also {fig})"),
+    argument(
+        "--code",
+        nargs="?",
+        const="first",
+        choices=("first", "all"),
+        help="put the answer's first code block (or all) into a new cell below, not run",
+    ),
     argument("--dry-run", action="store_true", help="show the exact request JSON; send nothing"),
     argument("--json", action="store_true", help="JSON mode; the bound value is the parsed object"),
     argument("--replay", action="store_true", help="answer from the call log if this exact request is there"),

@@ -1,6 +1,6 @@
 """The ``%glm`` subcommands: each module registers its own with :func:`.registry.command`."""
 
-from . import catalog, chats, ledger, settings, tasks
+from . import catalog, chats, fix, ledger, settings, tasks
 from .registry import COMMANDS, dispatch, listing
 
-__all__ = ["COMMANDS", "catalog", "chats", "dispatch", "ledger", "listing", "settings", "tasks"]
+__all__ = ["COMMANDS", "catalog", "chats", "dispatch", "fix", "ledger", "listing", "settings", "tasks"]

@@ -1,0 +1,125 @@
+"""Issue 13: the kernel's errors and code back into the notebook, in a real IPython shell over real
+HTTP: ``%glm fix [N]``, ``{Err[-1]}`` / ``{Err[n]}``, ``%%glm --code`` and ``%glm fix --code``."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import Recorder
+from IPython.core.error import UsageError
+
+from zhipu_magic.core.conversation import conversations
+from zhipu_magic.notebook import render
+from zhipu_magic.notebook.cell_errors import CellError, error_text, trimmed_traceback
+from zhipu_magic.notebook.code_back import code_blocks
+
+FAILING = "total = 10\ncount = 0\naverage = total / count  # {not a placeholder}\n"
+
+
+@pytest.fixture
+def ip(shell, monkeypatch):
+    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
+    rec = Recorder(shell=shell)
+    shell.display_pub = rec
+    shell.rec = rec
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    conversations.reset()
+    shell.rl_next_input = None
+    yield shell
+    shell.run_line_magic("unload_ext", "zhipu_magic")
+    for name in ("_glm", "total", "count", "average", "Err"):
+        shell.user_ns.pop(name, None)
+    shell.config.pop("GLMMagics", None)
+    shell.rl_next_input = None
+
+
+@pytest.fixture
+def api(server, monkeypatch, canary):
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+    return server
+
+
+def last_prompt(srv) -> str:
+    content = [r.body for r in srv.requests if r.body is not None][-1]["messages"][-1]["content"]
+    assert isinstance(content, str)
+    return content
+
+
+def fail_a_cell(ip) -> int:
+    result = ip.run_cell(FAILING, store_history=True)
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    return result.execution_count
+
+
+def test_fix_sends_the_source_and_the_exception(ip, api):
+    number = fail_a_cell(ip)
+    ip.run_cell("x = 1", store_history=True)  # a later cell that works does not hide the error
+    ip.run_line_magic("glm", "fix")
+    sent = last_prompt(api)
+    assert f"The cell In [{number}]:" in sent
+    assert FAILING.strip() in sent  # the source exactly, braces and all (nothing interpolated)
+    assert "raised ZeroDivisionError: division by zero" in sent
+    assert "average = total / count" in sent.split("Traceback")[1]  # the failing line in the trace
+    assert "site-packages" not in sent and "interactiveshell" not in sent  # library frames left out
+    assert ip.user_ns["_glm"].text  # the answer arrived like any other
+    assert ip.user_ns["_glm"].model == "glm-4-flash"
+
+
+def test_fix_n_and_err_placeholders(ip, api):
+    number = fail_a_cell(ip)
+    ip.run_cell("int('seven')", store_history=True)
+    ip.run_line_magic("glm", f"fix {number}")
+    assert "ZeroDivisionError" in last_prompt(api) and "ValueError" not in last_prompt(api)
+    ip.run_cell_magic("glm", "", "Why? {Err[-1]} and before that {Err[-2]}; also {Err[%d]}" % number)
+    sent = last_prompt(api)
+    assert "raised ValueError: invalid literal for int()" in sent
+    assert sent.count("ZeroDivisionError: division by zero") == 2
+    with pytest.raises(UsageError, match="cell 99999 raised no error"):
+        ip.run_line_magic("glm", "fix 99999")
+
+
+def test_code_puts_only_code_into_the_next_input(ip, api):
+    ip.run_cell_magic("glm", "--code", "Write a Python function that reverses a string.")
+    sent = last_prompt(api)
+    assert sent.endswith("(Answer with code: put it in a fenced code block.)")
+    answer = ip.user_ns["_glm"].text
+    code = ip.rl_next_input
+    assert code and code == code_blocks(answer)[0]
+    assert "```" not in code and "Here is" not in code and code.startswith("def ")
+    compile(code, "<next input>", "exec")  # only code: it parses
+    assert ip.rec.final()[-1]["text/plain"].startswith("## Code for")  # the answer still shows
+
+
+def test_fix_code_puts_the_fixed_cell_below(ip, api):
+    fail_a_cell(ip)
+    ip.run_line_magic("glm", "fix --code")
+    assert ip.rl_next_input and "```" not in ip.rl_next_input
+    compile(ip.rl_next_input, "<next input>", "exec")
+
+
+def test_no_error_yet_is_one_line(shell):
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    try:
+        from zhipu_magic.notebook.cell_errors import find
+
+        if find(shell) is None:
+            with pytest.raises(UsageError, match="no cell has raised an error yet"):
+                shell.run_line_magic("glm", "fix")
+    finally:
+        shell.run_line_magic("unload_ext", "zhipu_magic")
+
+
+def test_code_blocks_and_the_budget():
+    text = "Intro\n```python\na = 1\n```\nmiddle\n~~~\nb = 2\n~~~\n````\nc = '```'\n````\n"
+    assert code_blocks(text) == ["a = 1", "b = 2", "c = '```'"]
+    assert code_blocks("no code here") == []
+    try:
+        exec(compile("def f():\n    return 1 / 0\nf()\n", "<cell>", "exec"), {})
+    except ZeroDivisionError as err:
+        error = err
+    lines = trimmed_traceback(error)
+    assert any("return 1 / 0" in line for line in lines)
+    long = CellError(3, "x = 1\n" * 5_000, error)
+    text = error_text(long, budget=1_000)
+    assert len(text) <= 1_000 and "# ... cut:" in text and "ZeroDivisionError" in text
