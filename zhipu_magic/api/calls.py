@@ -130,3 +130,43 @@ DEFAULT_IMAGE_MODEL = "cogview-3-flash"  # free CogView
 def images(prompt: str, model: str = DEFAULT_IMAGE_MODEL, **params: Any) -> Request:
     """``POST images/generations``: a CogView image (synchronous; the answer holds its URL)."""
     return Request("POST", "images/generations", clean({"model": model, "prompt": prompt, **params}))
+
+
+BATCH_ENDPOINT = "/v4/chat/completions"
+
+
+def create_batch(
+    input_file_id: str,
+    endpoint: str = BATCH_ENDPOINT,
+    *,
+    metadata: Mapping[str, str] | None = None,
+    auto_delete_input_file: bool | None = None,
+) -> Request:
+    """``POST batches``: run an uploaded JSONL file (``purpose="batch"``) as a batch job."""
+    body = {"input_file_id": check_task_id(input_file_id), "endpoint": endpoint}
+    extra = {
+        "metadata": dict(metadata) if metadata else None,
+        "auto_delete_input_file": auto_delete_input_file,
+    }
+    return Request("POST", "batches", {**body, **clean(extra)})
+
+
+def batch(batch_id: str) -> Request:
+    """``GET batches/{id}``: a batch's status and ``request_counts``."""
+    return Request("GET", f"batches/{check_task_id(batch_id)}")
+
+
+def cancel_batch(batch_id: str) -> Request:
+    """``POST batches/{id}/cancel``."""
+    return Request("POST", f"batches/{check_task_id(batch_id)}/cancel")
+
+
+def batches(after: str | None = None, limit: int | None = None) -> Request:
+    """``GET batches?after=&limit=``: the newest batches first."""
+    query = urllib.parse.urlencode(clean({"after": after, "limit": limit}))
+    return Request("GET", "batches" + (f"?{query}" if query else ""))
+
+
+def file_content(file_id: str) -> Request:
+    """``GET files/{id}/content``: a file's bytes (a batch's output or error JSONL)."""
+    return Request("GET", f"files/{check_task_id(file_id)}/content")

@@ -18,6 +18,7 @@ from typing import Any
 
 from . import calls
 from .answer import Answer
+from .batches import BatchMethods
 from .body import read_body
 from .calls import Messages, Request
 from .config import (
@@ -47,7 +48,7 @@ class APIResult(dict):  # type: ignore[type-arg]
     attempts: int = 1
 
 
-class GLMClient:
+class GLMClient(BatchMethods):
     """Chat, stream, async tasks and video over one ``requests.Session``, with bounded retries."""
 
     def __init__(
@@ -124,6 +125,10 @@ class GLMClient:
     def video(self, prompt: str | None, model: str = DEFAULT_VIDEO_MODEL, **params: Any) -> APIResult:
         """Start a video generation task (``POST videos/generations``; always async)."""
         return self.send(calls.video(prompt, model, **params))
+
+    def images(self, prompt: str, model: str = calls.DEFAULT_IMAGE_MODEL, **params: Any) -> APIResult:
+        """Generate an image (``POST images/generations``, synchronous): ``["data"][0]["url"]``."""
+        return self.send(calls.images(prompt, model, **params))
 
     def web_search(self, query: str, **params: Any) -> APIResult:
         """Search the web (``POST web_search``); the results are in ``["search_result"]``."""

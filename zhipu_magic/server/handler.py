@@ -18,9 +18,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from .batches import (
+    cancel_batch,
+    create_batch,
+    delete_file,
+    file_content,
+    get_batch,
+    list_batches,
+    list_files,
+    upload,
+)
 from .chat import async_completions, completions
 from .checks import Fail, check_auth
-from .endpoints import asset, embeddings, image, models, result, tokenizer, video
+from .drawing import drawn, generate
+from .endpoints import asset, embeddings, models, result, tokenizer, video
 from .search import web_search
 from .state import Disconnected, ServerState, peer_closed
 from .wire import PREFIX, Exchange, Request, dumps, new_id
@@ -37,12 +48,21 @@ class Route(NamedTuple):
 
 
 ROUTES = (
+    Route("GET", r"files/([^/]+)/content", file_content),  # before the asset files below
+    Route("GET HEAD", r"files/drawn/([0-9a-f]{32}-\d{2,3}x\d{2,3})\.png", drawn, auth=False),  # --draw
     Route("GET HEAD", r"files/(.+)", asset, auth=False),  # like the real CDN links: no key needed
+    Route("POST", r"files", upload, auth=False),  # multipart, not JSON: checks the key itself
+    Route("GET", r"files", list_files),
+    Route("DELETE", r"files/(.+)", delete_file),
+    Route("POST", r"batches", create_batch),
+    Route("GET", r"batches", list_batches),
+    Route("GET", r"batches/([^/]+)", get_batch),
+    Route("POST", r"batches/([^/]+)/cancel", cancel_batch),
     Route("POST", r"chat/completions", completions),
     Route("POST", r"async/chat/completions", async_completions),
     Route("GET", r"async-result/(.+)", result),
     Route("POST", r"videos/generations", video),
-    Route("POST", r"images/generations", image),
+    Route("POST", r"images/generations", generate),  # a PNG drawn from the prompt
     Route("POST", r"embeddings", embeddings),
     Route("POST", r"tokenizer", tokenizer),
     Route("GET", r"models", models),
