@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,16 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     for name in ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ZHIPU_MAGIC_HOME", str(tmp_path_factory.mktemp("zm_home")))
+
+
+@pytest.fixture(autouse=True)
+def _no_card_left_polling() -> Iterator[None]:
+    """Task cards poll by themselves until their task is final: none outlives its test, where its
+    late updates would land in the next test's display."""
+    yield
+    card = sys.modules.get("zhipu_magic.notebook.widgets.card")
+    if card is not None:
+        card.TaskCard.stop_polling()
 
 
 @pytest.fixture

@@ -155,6 +155,9 @@ def test_log_lists_searches_and_shows_one(ip, api):
     import zhipu_magic
 
     rows = zhipu_magic.log(search="rivers")
+    if hasattr(rows, "to_dict"):  # pandas is installed: a DataFrame, one row per call
+        assert list(rows["prompt"]) == ["Tell me about rivers"]
+        rows = rows.to_dict("records")
     assert [r["prompt"] for r in rows] == ["Tell me about rivers"]
 
 
