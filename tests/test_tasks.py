@@ -541,3 +541,15 @@ def test_a_submitted_task_records_its_notebook(tmp_path: Path, srv, client, monk
     monkeypatch.setenv("JPY_SESSION_NAME", "/home/me/analysis.ipynb")
     rec = tasks.submit_task(TaskStore(tmp_path), client, "hello")
     assert TaskStore(tmp_path).get(rec["id"])["notebook"] == "/home/me/analysis.ipynb"
+
+
+def test_a_fresh_success_replaces_a_stale_one(tmp_path: Path) -> None:
+    """The real API's video links expire: fetching a finished task again stores the renewed links."""
+    store = TaskStore(tmp_path)
+    submit(store, "v", kind="video")
+    old = {"id": "v", "task_status": SUCCESS, "video_result": [{"url": "https://cdn.example/old.mp4"}]}
+    new = {"id": "v", "task_status": SUCCESS, "video_result": [{"url": "https://cdn.example/new.mp4"}]}
+    store.apply_result("v", old)
+    rec = store.apply_result("v", new)
+    assert rec["result"]["video_result"][0]["url"].endswith("new.mp4")
+    assert TaskStore(tmp_path).get("v")["result"]["video_result"][0]["url"].endswith("new.mp4")

@@ -25,7 +25,7 @@ from .body import live_reader, past_deadline, too_large
 from .config import VERSION, redact_url
 from .errors import APIConnectionError, APITimeoutError, BadRequestError, GLMError, NotFoundError
 from .text import truncate
-from .transport import Timeout, Transport, as_timeout, within
+from .transport import Timeout, Transport, as_timeout, ca_bundle, within
 from .wire import READ_ERRORS, errno_text, is_timeout
 
 MAX_DOWNLOAD = 512 * 1024 * 1024  # bytes of one downloaded file (a video is a few MB to a few hundred)
@@ -69,7 +69,7 @@ def _get(transport: Transport, url: str, limits: tuple[float, float]) -> request
             stream=True,
             allow_redirects=True,
             proxies=get_environ_proxies(url),
-            verify=os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True,
+            verify=ca_bundle(),
         )
     except requests.exceptions.RequestException as exc:
         cls = APITimeoutError if is_timeout(exc) else APIConnectionError

@@ -197,7 +197,7 @@ class Transport:
                 stream=True,
                 allow_redirects=False,
                 proxies=get_environ_proxies(url),
-                verify=_ca_bundle(),
+                verify=ca_bundle(),
             )
             if not response.is_redirect:
                 return response
@@ -325,7 +325,7 @@ def _where(url: str) -> str:
     return redact_url(f"{parts.scheme}://{parts.hostname or ''}{port}")
 
 
-def _ca_bundle() -> str | bool:
+def ca_bundle() -> str | bool:
     """The CA bundle requests would take from the environment with trust_env on."""
     return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 

@@ -63,7 +63,8 @@ def failure_reason(response: Mapping[str, Any]) -> str:
 def merge(disk: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any]:
     """Combine what is on disk with a new version of the same task; status never moves back.
 
-    A final status on disk wins over a pending one (and the first final status wins over a later,
+    A final status on disk wins over a pending one (the first FAIL keeps its reason; a later SUCCESS
+    brings the fresher result, e.g. renewed video links; the first final status wins over a later,
     different final one); fields describing the outcome follow the status. ``submitted`` keeps the
     earliest value and ``polls`` the largest, so concurrent writers converge.
     """
@@ -71,8 +72,10 @@ def merge(disk: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, A
         return dict(new)
     out = dict(disk)
     disk_status, new_status = disk.get("status"), new.get("status", disk.get("status"))
-    take_outcome = status_rank(new_status) > status_rank(disk_status) or (
-        status_rank(new_status) == status_rank(disk_status) == 0
+    take_outcome = (
+        status_rank(new_status) > status_rank(disk_status)
+        or status_rank(new_status) == status_rank(disk_status) == 0
+        or new_status == disk_status == SUCCESS  # a fresher result (renewed links) replaces the stale
     )
     outcome = {"status", "result", "error", "finished"}
     for key, value in new.items():
