@@ -126,6 +126,10 @@ class GLMClient(BatchMethods):
         """Start a video generation task (``POST videos/generations``; always async)."""
         return self.send(calls.video(prompt, model, **params))
 
+    def images(self, prompt: str, model: str = calls.DEFAULT_IMAGE_MODEL, **params: Any) -> APIResult:
+        """Generate an image (``POST images/generations``, synchronous): ``["data"][0]["url"]``."""
+        return self.send(calls.images(prompt, model, **params))
+
     def web_search(self, query: str, **params: Any) -> APIResult:
         """Search the web (``POST web_search``); the results are in ``["search_result"]``."""
         return self.send(calls.web_search(query, **params))

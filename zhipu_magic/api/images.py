@@ -82,3 +82,30 @@ def image_url(source: str | bytes | os.PathLike[str]) -> str:
     if len(data) > MAX_IMAGE_BYTES * 8:
         raise ImageError(f"the image {text!r} is over 40 MB; make it smaller first")
     return data_url(data, repr(text))
+
+
+MAX_FETCH_BYTES = 20 * 1024 * 1024  # a generated image is a few MB at most
+
+
+def fetch_image(url: str, timeout: float | tuple[float, float] = (10.0, 60.0)) -> bytes:
+    """The bytes of a generated image's link (a CDN link: no key is sent), or of a data URL; at most
+    20 MB, and they must be an image. Raises ImageError in one line otherwise."""
+    if not isinstance(url, str) or not url:
+        raise ImageError("the answer has no image link")
+    if url.startswith("data:image/"):
+        return base64.b64decode(url.split(",", 1)[1])
+    import requests  # loaded by the first generated image, not by %load_ext
+
+    try:
+        with requests.get(url, timeout=timeout, stream=True) as response:
+            response.raise_for_status()
+            data = b""
+            for piece in response.iter_content(64 * 1024):
+                data += piece
+                if len(data) > MAX_FETCH_BYTES:
+                    raise ImageError("the generated image is over 20 MB; not downloaded")
+    except requests.RequestException as err:
+        raise ImageError(f"could not download the generated image: {type(err).__name__}") from None
+    if image_format(data) is None:
+        raise ImageError("the generated image's link did not return an image")
+    return data

@@ -26,6 +26,7 @@ from ..core.interpolate import notes as fill_notes
 from ..core.reply import Reply
 from . import attach, code_back, hints, render
 from .cell_errors import Errors
+from .draw import show_drawing
 from .options import parse_cell_line, request_params
 
 
@@ -61,6 +62,9 @@ def run(magics: Any, line: str, cell: str) -> None:
         show_dry_run(magics, request)
         return
     client, local = magics.connect()
+    if args.draw:  # an image, shown as a saved output; -o binds its bytes
+        show_drawing(magics, client, request, local=local, output=args.output)
+        return
     if args.async_:
         _submit(magics, client, request, messages, prompt=prompt, local=local, args=args)
         return
@@ -134,6 +138,8 @@ def build_request(
     info = get_model(model)
     if args.think and info is not None and info.thinking == "no":
         notes.append(f"note: {model} has no thinking mode, so --think has no effect (%glm models thinking)")
+    if args.draw:
+        return calls.images(prompt, model=args.model or calls.DEFAULT_IMAGE_MODEL)
     if args.video:
         return calls.task("video", prompt, model=args.model)
     if args.async_:

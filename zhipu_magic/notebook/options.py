@@ -36,6 +36,7 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
         "--wait", action="store_true", help="with --async/--video: poll until done, then show the answer"
     ),
     argument("--video", action="store_true", help="generate a video from the cell (async; cogvideox models)"),
+    argument("--draw", action="store_true", help="generate an image from the cell (cogview-3-flash)"),
     argument("--think", dest="think", action="store_true", default=None, help="thinking mode on"),
     argument("--no-think", dest="think", action="store_false", help="thinking mode off"),
     argument("-o", "--output", metavar="NAME", help="also bind the answer text (or --json object) to NAME"),

@@ -30,7 +30,8 @@ from .batches import (
 )
 from .chat import async_completions, completions
 from .checks import Fail, check_auth
-from .endpoints import asset, embeddings, image, models, result, tokenizer, video
+from .drawing import drawn, generate
+from .endpoints import asset, embeddings, models, result, tokenizer, video
 from .search import web_search
 from .state import Disconnected, ServerState, peer_closed
 from .wire import PREFIX, Exchange, Request, dumps, new_id
@@ -48,6 +49,7 @@ class Route(NamedTuple):
 
 ROUTES = (
     Route("GET", r"files/([^/]+)/content", file_content),  # before the asset files below
+    Route("GET HEAD", r"files/drawn/([0-9a-f]{32}-\d{2,3}x\d{2,3})\.png", drawn, auth=False),  # --draw
     Route("GET HEAD", r"files/(.+)", asset, auth=False),  # like the real CDN links: no key needed
     Route("POST", r"files", upload, auth=False),  # multipart, not JSON: checks the key itself
     Route("GET", r"files", list_files),
@@ -60,7 +62,7 @@ ROUTES = (
     Route("POST", r"async/chat/completions", async_completions),
     Route("GET", r"async-result/(.+)", result),
     Route("POST", r"videos/generations", video),
-    Route("POST", r"images/generations", image),
+    Route("POST", r"images/generations", generate),  # a PNG drawn from the prompt
     Route("POST", r"embeddings", embeddings),
     Route("POST", r"tokenizer", tokenizer),
     Route("GET", r"models", models),
