@@ -126,3 +126,36 @@ def test_upload_needs_the_key(make):
             client.upload_file(b"x\n")
         good = make(api_key="right.key", base_url=srv.base_url)
         assert good.upload_file(b"x\n")["id"].startswith("file-")
+
+
+# -- map(batch=True) ------------------------------------------------------------------------------
+def test_map_through_the_batch_api_is_aligned_and_recorded(server, make):
+    from zhipu_magic.core.ledger import get_ledger
+    from zhipu_magic.core.ledger.query import recent
+    from zhipu_magic.core.mapping import RowError, map_rows
+
+    values = [f"b{i}" for i in range(25)]
+    values[4] = "[[fault:bad_param]] b4"
+    reports = []
+    out = map_rows("echo: {}", values, client=make(), batch=True, batch_poll=0.02, progress=reports.append)
+    assert [v for i, v in enumerate(out) if i != 4] == [v for i, v in enumerate(values) if i != 4]
+    assert isinstance(out[4], RowError) and out[4].code == "1214" and out[4].status == 400
+    assert out.totals["done"] == 24 and out.totals["failed"] == 1 and out.totals["completion_tokens"] > 0
+    assert reports[-1].finished and reports[-1].done == 24
+    assert len([r for r in server.requests if r.path.endswith("/batches")]) == 1  # one batch for all rows
+    logged = [r for r in recent(get_ledger(), 50) if r["kind"] == "batch"]
+    assert len(logged) == 24 and all(r["task_id"].startswith("batch_") for r in logged)
+    chats = len([r for r in server.requests if r.path.endswith("/chat/completions")])
+    again = map_rows("echo: {}", values, client=make())  # the direct path finds the batch's answers
+    assert again.totals["from_record"] == 24
+    assert len([r for r in server.requests if r.path.endswith("/chat/completions")]) == chats + 1
+
+
+def test_map_splits_a_batch_over_the_line_limit(server, make, monkeypatch):
+    from zhipu_magic.core.mapping import batch as batch_mod
+    from zhipu_magic.core.mapping import map_rows
+
+    monkeypatch.setattr(batch_mod, "MAX_LINES", 4)
+    out = map_rows("echo: {}", [f"s{i}" for i in range(10)], client=make(), batch=True, batch_poll=0.02)
+    assert list(out) == [f"s{i}" for i in range(10)]
+    assert len([r for r in server.requests if r.path.endswith("/batches")]) == 3

@@ -159,3 +159,13 @@ def test_cell_map_rows_are_in_the_call_log_unless_log_is_off(ip, api):
     ip.run_cell_magic("glm", "--map words", "echo: {}")  # nothing recorded, so asked again
     assert len(chats(api)) == 4
     assert len([r for r in recent(get_ledger(), 10) if r["kind"] == "map"]) == 2
+
+
+def test_cell_map_batch_goes_through_the_batch_api(ip, api):
+    ip.user_ns["words"] = ["one", "two", "three"]
+    ip.run_cell_magic("glm", "--map words --batch -o out", "echo: {}")
+    assert list(ip.user_ns["out"]) == ["one", "two", "three"]
+    assert [r.path.rsplit("/", 1)[-1] for r in api.requests if r.method == "POST"][:2] == ["files", "batches"]
+    assert "3/3 done" in ip.rec.final()[-1]["text/plain"]
+    with pytest.raises(UsageError, match="go with --map"):
+        ip.run_cell_magic("glm", "--batch", "echo: x")

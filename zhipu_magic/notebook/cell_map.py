@@ -45,7 +45,8 @@ def run_map(magics: Any, args: Any, cell: str) -> None:
     system = args.system if args.system is not None else magics.system
     result = map_rows(
         template, data, model=args.model or magics.model, system=system, json=args.json,
-        concurrency=concurrency, client=client, progress=view, log=bool(magics.log),
+        concurrency=concurrency, client=client, progress=view, log=bool(magics.log), batch=args.batch,
+        batch_poll=0.2 if local else 5.0,
         log_context={"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}, **params,
     )  # fmt: skip
     report = result.attrs["glm_map"] if is_pandas(result, "Series") else result

@@ -55,6 +55,7 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("--fresh", action="store_true", help="send the request even when replay is on"),
     argument("--map", metavar="NAME", help="ask the cell once per row of list/Series/DataFrame NAME"),
     argument("--concurrency", type=int, metavar="N", help="with --map: requests at once at most (default 8)"),
+    argument("--batch", action="store_true", help="with --map: through the Batch API (half price, slower)"),
 )
 
 
@@ -88,6 +89,8 @@ def parse_cell_line(parser: Any, argv: list[str]) -> Any:
         raise UsageError(f"max-tokens must be at least 1, got {args.max_tokens}")
     if args.map is None:  # with --map, -o df.column is checked by the map flow
         check_output_name(args.output)
+    if args.map is None and (args.batch or args.concurrency is not None):
+        raise UsageError("--batch and --concurrency go with --map NAME")
     if args.wait or args.video:
         args.async_ = True  # both are async tasks underneath
     if args.async_ and args.no_stream:

@@ -14,6 +14,7 @@ here shadows the builtin); the notebook adds the live progress display around it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,8 @@ def map_rows(
     progress: Callable[[Progress], None] | None = None,
     log: bool = True,
     log_context: dict[str, Any] | None = None,
+    batch: bool = False,
+    batch_poll: float = 2.0,
     **params: Any,
 ) -> Any:
     """Ask ``prompt`` once per row of ``data`` and return the answers aligned with the rows.
@@ -49,7 +52,9 @@ def map_rows(
     and grows back; a quota error stops the run with what was done kept. ``client``: a ``GLMClient``
     (default: the configured API, or the local server). ``progress`` is called at most ten times a
     second with a :class:`Progress`. ``log=False``: neither recorded nor resumed; ``log_context``: more
-    call-log columns (``cell_id``, ``notebook``). ``params`` go into every request (``temperature=0``...).
+    call-log columns (``cell_id``, ``notebook``). ``batch=True``: the rows go through the Batch API
+    (half price; polled every ``batch_poll`` seconds; an interrupt returns, the batch runs on).
+    ``params`` go into every request (``temperature=0``...).
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("map() needs a prompt template (a non-empty string)")
@@ -67,10 +72,50 @@ def map_rows(
     result = MapResult(len(requests))
     result.notes += notes
     pending = resume(job, requests, result)
-    run = Run(job, requests, result, pending)
-    with quiet_pool():
-        run.wait(progress)
+    if batch:
+        by_batch(job, requests, result, pending, progress, batch_poll)
+    else:
+        run = Run(job, requests, result, pending)
+        with quiet_pool():
+            run.wait(progress)
     return shaped(result, rows, result)
+
+
+def by_batch(
+    job: Job,
+    requests: list[Any],
+    result: MapResult,
+    pending: list[int],
+    progress: Callable[[Progress], None] | None,
+    poll: float,
+) -> None:
+    """The pending rows through the Batch API, its ``request_counts`` reported as progress."""
+    from .batch import run_batches
+
+    start, old = time.monotonic(), len(result) - len(pending)
+
+    def report(batch: dict[str, Any], finished: bool = False) -> None:
+        counts = batch.get("request_counts") or {}
+        done, failed = int(counts.get("completed") or 0), int(counts.get("failed") or 0)
+        elapsed = time.monotonic() - start
+        in_flight = max(int(counts.get("total") or len(pending)) - done - failed, 0)
+        if progress is not None:
+            progress(Progress(
+                old + done, failed, in_flight, len(result), old, 0, 0, elapsed, done / max(elapsed, 1e-9),
+                None, 0.0, result.stopped, finished,
+            ))  # fmt: skip
+
+    try:
+        run_batches(job, requests, result, pending, poll=poll, report=report)
+    except KeyboardInterrupt:
+        result.stopped = "interrupted (the batch runs on; a rerun sends the unrecorded rows again)"
+    result.ended = time.monotonic()
+    if progress is not None:
+        t = result.totals
+        progress(Progress(
+            t["done"], t["failed"], 0, len(result), t["from_record"], t["prompt_tokens"],
+            t["completion_tokens"], t["seconds"], 0.0, None, 0.0, result.stopped, True,
+        ))  # fmt: skip
 
 
 class quiet_pool:  # noqa: N801 - used as a context manager
