@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import sys
 import zlib
 
 import pytest
@@ -141,6 +142,9 @@ def test_image_url_reads_files_and_refuses_what_it_cannot_send(tmp_path):
     except ImportError:
         with pytest.raises(ImageError, match=r"over the API's 5 MB per image; install Pillow"):
             image_url(big)
+    else:  # Pillow downscales (here: re-encodes) it under the limit
+        small = base64.b64decode(image_url(big).split(",", 1)[1])
+        assert image_format(small) == "jpeg" and len(small) <= MAX_IMAGE_BYTES
 
 
 def test_image_option_on_a_text_model_switches_to_vision_and_says_so(ip, api, tmp_path):
@@ -198,3 +202,12 @@ def test_a_figure_variable_and_no_figure_at_all(ip, api):
     ip.user_ns.pop("fig")
     with pytest.raises(UsageError, match="no figure to attach"):
         ip.run_cell_magic("glm", "--fig", "Explain")
+
+
+def test_without_pillow_a_big_image_is_one_clear_line(tmp_path, monkeypatch):
+    big = tmp_path / "big.png"
+    big.write_bytes(png(1, 1) + b"\x00" * MAX_IMAGE_BYTES)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    with pytest.raises(ImageError) as info:
+        image_url(big)
+    assert "\n" not in str(info.value) and "over the API's 5 MB per image; install Pillow" in str(info.value)

@@ -213,6 +213,22 @@ def test_log_notebook_spends_tokens_only_the_first_time(mode, tmp_path: Path) ->
     assert "3 calls, newest first" in _text(_cell(nb, "%glm log -n 5"))
 
 
+def check_notebook_context(nb, mode: str) -> None:
+    import base64
+
+    dry = _text(_cell(nb, "%%glm --dry-run\nWhich region"))
+    assert "10,000 rows x 4 columns" in dry and "| discount | float64 | 1,112 |" in dry
+    _check_streamed_answer(_cell(nb, "%%glm\nWhat stands out"))
+    looked = _cell(nb, "%%glm\nLook at the plot")
+    _check_streamed_answer(looked)
+    assert "PNG 400x240" in _text(looked) and "glm-4.6v-flash answered" in _text(looked)
+    _check_streamed_answer(_cell(nb, "%glm fix"))
+    assert "sent: True" in _text(_cell(nb, 'print("sent:"'))
+    _check_streamed_answer(_cell(nb, "%%glm --code"))
+    drawn = [o for o in _cell(nb, "%%glm --draw").outputs if "image/png" in o.get("data", {})]
+    assert len(drawn) == 1 and base64.b64decode(drawn[0].data["image/png"]).startswith(b"\x89PNG")
+
+
 CHECKS = {
     "01_quickstart": check_quickstart,
     "02_conversations_and_variables": check_conversations,
@@ -220,5 +236,6 @@ CHECKS = {
     "04_widgets": check_widgets,
     "05_python_client": check_python_client,
     "06_errors_and_limits": check_errors,
+    "07_notebook_context": check_notebook_context,
     "10_log_cost_replay": check_log_cost_replay,
 }
