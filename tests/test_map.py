@@ -205,3 +205,6 @@ def test_refuses_what_is_not_rows(make, server):
         map_rows("x {}", "a string", client=make())
     with pytest.raises(ValueError):
         map_rows("  ", ["a"], client=make())
+    with pytest.raises(ValueError, match="concurrency"):
+        map_rows("echo: {}", ["a"], client=make(), concurrency=0)
+    assert map_rows("echo: {}", [], client=make()) == [] and chats(server) == []

@@ -58,6 +58,8 @@ def map_rows(
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("map() needs a prompt template (a non-empty string)")
+    if int(concurrency) < 1:
+        raise ValueError("concurrency is a whole number of at least 1")
     rows = rows_of(data)
     if client is None:
         from ..backend import backend
