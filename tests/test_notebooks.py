@@ -213,6 +213,22 @@ def test_log_notebook_spends_tokens_only_the_first_time(mode, tmp_path: Path) ->
     assert "3 calls, newest first" in _text(_cell(nb, "%glm log -n 5"))
 
 
+def check_tools_and_search(nb, mode: str) -> None:
+    search = _cell(nb, "%%glm --search")
+    _check_streamed_answer(search)
+    html = _answer_outputs(search)[0].data["text/html"]
+    assert "Sources (3)" in html and '<sup class="zm-ref">' in html and "[ref_1]" not in html
+    assert _text(_cell(nb, "for s in _glm.sources")).count("https://example.") == 3
+    assert '"name": "add"' in _text(_cell(nb, "%%glm --tools add --dry-run"))
+    added = _cell(nb, "%%glm --tools add -o total")
+    assert "42" in _text(added) and '<details class="zm-tool' in _answer_outputs(added)[0].data["text/html"]
+    assert "add {'a': 19, 'b': 23} -> 42" in _text(_cell(nb, "for call in _glm.tool_calls"))
+    failed = _text(_cell(nb, 'print(_glm.tool_calls[0]["error"])'))
+    assert "ConnectionError: the weather service is down" in failed
+    assert "HELLO TOOLS" in _text(_cell(nb, "%%glm --tools all"))
+    assert "2 rounds; {'a': 2, 'b': 40} -> 42" in _text(_cell(nb, "from zhipu_magic import default_client"))
+
+
 def check_notebook_context(nb, mode: str) -> None:
     import base64
 
@@ -237,5 +253,6 @@ CHECKS = {
     "05_python_client": check_python_client,
     "06_errors_and_limits": check_errors,
     "07_notebook_context": check_notebook_context,
+    "09_tools_and_search": check_tools_and_search,
     "10_log_cost_replay": check_log_cost_replay,
 }

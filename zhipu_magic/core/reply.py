@@ -40,6 +40,9 @@ class Reply(Answer):
         self.log_id: int | None = None  # its row in the call log
         self.replayed: int | None = None  # the log row it was replayed from (None: a real call)
         self.provenance: dict[str, Any] | None = None  # what the saved output says of its origin
+        self.sources: list[dict[str, Any]] = []  # web search results the answer cites (ref_N)
+        self.tool_runs: list[dict[str, Any]] = []  # tool calls run so far, with results (the cards)
+        self.tool_limit: int | None = None  # rounds made when the tool loop stopped at its limit
         self.started = clock()
 
     @property

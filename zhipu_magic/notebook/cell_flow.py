@@ -72,7 +72,12 @@ def run(magics: Any, line: str, cell: str) -> None:
     reply = replay(magics, call, model, messages, json_mode=args.json) if _replaying(magics, args) else None
     if reply is None:
         notice = "\n".join(filter(None, [magics.local_notice(local), *notes])) or None
-        reply = _answer(magics, client, call, model, messages, json_mode=args.json, notice=notice)
+        if args.tools or args.search:  # the model may call functions or search the web
+            from .cell_tools import answer as tools_answer
+
+            reply = tools_answer(magics, client, call, args, model, messages, notice)
+        else:
+            reply = _answer(magics, client, call, model, messages, json_mode=args.json, notice=notice)
     if conv is not None:
         if args.system is not None:
             conv.system = args.system
@@ -135,6 +140,10 @@ def build_request(
 ) -> Request:
     """The one request this cell makes (what ``--dry-run`` shows and what is sent)."""
     params = request_params(args, magics)
+    if any((args.tools, args.search, args.recency, args.domain, args.confirm, args.max_rounds is not None)):
+        from .cell_tools import tool_params  # checks the tool options; loaded by the first such cell
+
+        params.update(tool_params(magics, args))
     info = get_model(model)
     if args.think and info is not None and info.thinking == "no":
         notes.append(f"note: {model} has no thinking mode, so --think has no effect (%glm models thinking)")

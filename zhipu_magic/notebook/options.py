@@ -56,6 +56,12 @@ CELL_OPTIONS: tuple[Callable[[Any], Any], ...] = (
     argument("--map", metavar="NAME", help="ask the cell once per row of list/Series/DataFrame NAME"),
     argument("--concurrency", type=int, metavar="N", help="with --map: requests at once at most (default 8)"),
     argument("--batch", action="store_true", help="with --map: through the Batch API (half price, slower)"),
+    argument("--tools", metavar="F,G", help="functions the model may call (names, or all: the @tool ones)"),
+    argument("--max-rounds", type=int, metavar="N", help="with --tools: model calls at most (default 5)"),
+    argument("--confirm", action="store_true", help="with --tools: ask y/n before each function call"),
+    argument("--search", action="store_true", help="let the model search the web; sources under the answer"),
+    argument("--recency", metavar="WHEN", help="with --search: oneDay, oneWeek, oneMonth, oneYear, noLimit"),
+    argument("--domain", metavar="SITE", help="with --search: only results from this site"),
 )
 
 

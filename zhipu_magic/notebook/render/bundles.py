@@ -14,6 +14,7 @@ from typing import Any
 
 from ...core.reply import Reply
 from .markdown import escape, safe_markdown_html
+from .tools import cite_html, sources_html, sources_text, tool_cards_html, tools_text
 
 FINISH_NOTES = {
     "length": "The answer hit the token limit (finish_reason=length) and is cut off; raise --max-tokens.",
@@ -96,9 +97,11 @@ def reply_html(reply: Reply, *, final: bool, notice: str | None = None) -> str:
             '<div class="zm-reasoning" style="white-space:pre-wrap;opacity:0.75">'
             f"{escape(reasoning)}</div></details>"
         )
+    out.append(tool_cards_html(reply))  # each tool call run, as it happens
     if reply.text:
-        out.append(f'<div class="zm-answer">{_answer_html(reply)}</div>')
-    if reply.tool_calls and final:
+        out.append(f'<div class="zm-answer">{cite_html(_answer_html(reply), reply)}</div>')
+    out.append(sources_html(reply))
+    if reply.tool_calls and final and not reply.tool_runs:
         calls = json.dumps(reply.tool_calls, ensure_ascii=False, indent=1)
         out.append(f'<pre><code class="language-json">{escape(calls)}</code></pre>')
     if final:
@@ -126,6 +129,7 @@ def reply_text(reply: Reply, *, final: bool, notice: str | None = None) -> str:
     elif reply.reasoning and not final:
         lines.append(f"(thinking… {len(reply.reasoning)} chars)")
     if final:
+        lines.extend(filter(None, (tools_text(reply), sources_text(reply))))
         note = finish_note(reply)
         if note:
             lines.append(note)

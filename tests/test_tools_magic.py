@@ -1,0 +1,181 @@
+"""``%%glm --tools`` / ``--search`` in a real in-process InteractiveShell, against the local server."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from helpers import Recorder
+from IPython.core.error import UsageError
+
+from zhipu_magic.api import tools as api_tools
+from zhipu_magic.core.conversation import conversations
+from zhipu_magic.notebook import cell_tools, render
+
+
+@pytest.fixture
+def ip(shell, monkeypatch):
+    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
+    rec = Recorder(shell=shell)
+    shell.display_pub = rec
+    shell.rec = rec
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    conversations.reset()
+    yield shell
+    shell.run_line_magic("unload_ext", "zhipu_magic")
+    for name in ("_glm", "answer", "add", "explode", "shout"):
+        shell.user_ns.pop(name, None)
+    shell.parent_header = {}
+    shell.config.pop("GLMMagics", None)
+    conversations.reset()
+
+
+@pytest.fixture
+def api(server, monkeypatch, canary):
+    """Point the magics at the fixture server with the canary key."""
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+    return server
+
+
+DEFS = '''
+seen = []
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    seen.append((a, b))
+    return a + b
+
+def explode(city: str) -> str:
+    """Always fails."""
+    raise ValueError("<b>no</b> weather")
+'''
+
+
+def chats(srv) -> list[dict]:
+    return [r.body for r in srv.requests if r.body is not None and "messages" in r.body]
+
+
+def final_html(ip) -> str:
+    return ip.rec.final()[-1]["text/html"]
+
+
+@pytest.mark.parametrize("line", ["--tools add", "--tools add --no-stream"])
+def test_a_tool_in_a_cell(ip, api, line):
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", f"{line} -o answer", "Please add 2 and 40")
+    assert ip.user_ns["seen"] == [(2, 40)]
+    reply = ip.user_ns["_glm"]
+    assert "42" in reply.text and ip.user_ns["answer"] == reply.text
+    call = reply.tool_calls[0]
+    assert call["function"]["name"] == "add" and call["args"] == {"a": 2, "b": 40} and call["result"] == "42"
+    assert [m["role"] for m in reply.messages][-3:] == ["user", "assistant", "tool"]
+    page = final_html(ip)
+    assert '<details class="zm-tool' in page and "<code>add</code>" in page and "42" in page
+    assert len(ip.rec.final()) == 1  # one output: the cards and the answer together
+    assert len(chats(api)) == 2
+
+
+def test_errors_go_to_the_model_and_render_escaped(ip, api):
+    ip.run_cell(DEFS)
+    result = ip.run_cell('%%glm --tools explode\nWeather in "Oslo"?')
+    assert result.error_in_exec is None
+    reply = ip.user_ns["_glm"]
+    assert reply.tool_calls[0]["error"] == "ValueError: <b>no</b> weather"
+    page = final_html(ip)
+    assert "zm-tool-failed" in page and "<b>no</b>" not in page and html.escape("<b>no</b>") in page
+    assert "weather" in reply.text
+
+
+def test_hallucinated_name_and_bad_json(ip, api):
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", "--tools add", "call the function rm_rf")
+    assert "no function named 'rm_rf'" in ip.user_ns["_glm"].tool_calls[0]["error"]
+    ip.run_cell_magic("glm", "--tools add", 'call the function add with arguments {"a": ')
+    assert "not valid JSON" in ip.user_ns["_glm"].tool_calls[0]["error"]
+    assert ip.user_ns["seen"] == []
+
+
+def test_round_limit(ip, api):
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", "--tools add --max-rounds 1", "add 1 and 2")
+    reply = ip.user_ns["_glm"]
+    assert reply.tool_limit == 1 and "round limit" in reply.tool_calls[0]["error"]
+    assert ip.user_ns["seen"] == [] and "round limit" in final_html(ip)
+
+
+def test_confirm_asks_first(ip, api, monkeypatch):
+    ip.run_cell(DEFS)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or "n")
+    ip.run_cell_magic("glm", "--tools add --confirm", "add 1 and 2")
+    assert asked == ["run add(a=1, b=2)? [y/N] "] and ip.user_ns["seen"] == []
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    ip.run_cell_magic("glm", "--tools add --confirm", "add 1 and 2")
+    assert ip.user_ns["seen"] == [(1, 2)]
+
+
+def test_tools_all_uses_the_registry(ip, api, monkeypatch):
+    monkeypatch.setattr(api_tools, "TOOLS", {})
+    with pytest.raises(UsageError, match="no function is registered"):
+        ip.run_cell_magic("glm", "--tools all", "add 1 and 2")
+    ip.run_cell("import zhipu_magic\n@zhipu_magic.tool\ndef shout(text: str) -> str:\n    return text.upper()")
+    ip.run_cell_magic("glm", "--tools all", 'Shout "hello"')
+    assert ip.user_ns["_glm"].tool_calls[0]["result"] == "HELLO"
+
+
+def test_option_checks(ip, api):
+    for line, message in [
+        ("--tools nosuch", "no function of that name"),
+        ("--recency oneDay", "go with --search"),
+        ("--search --recency tomorrow", "--recency is one of"),
+        ("--tools add --max-rounds 0", "at least 1"),
+        ("--confirm", "go with --tools"),
+        ("--tools add --async", "not with --async"),
+    ]:
+        ip.run_cell(DEFS)
+        with pytest.raises(UsageError, match=message):
+            ip.run_cell_magic("glm", line, "add 1 and 2")
+    assert chats(api) == []
+
+
+def test_dry_run_shows_the_schema(ip, api):
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", "--tools add --search --recency oneWeek --dry-run", "add 1 and 2")
+    text = ip.rec.calls[-1]["data"]["text/plain"]
+    assert '"name": "add"' in text and '"required": [' in text and '"search_recency_filter": "oneWeek"' in text
+    assert chats(api) == []
+
+
+@pytest.mark.parametrize("line", ["--search", "--search --no-stream"])
+def test_search_sources_rendered_and_bound(ip, api, line):
+    ip.run_cell_magic("glm", f"{line} --domain docs.python.org", "What is new in Python?")
+    reply = ip.user_ns["_glm"]
+    assert [s["link"].split("/")[2] for s in reply.sources] == ["docs.python.org"] * 3
+    assert chats(api)[0]["tools"][0]["web_search"]["search_domain_filter"] == "docs.python.org"
+    page = final_html(ip)
+    assert '<details class="zm-sources' in page and "Sources (3)" in page
+    refs = re.findall(r'<sup class="zm-ref"><a href="#(zm-src-\w+-\d)"', page)
+    assert refs and all(f'id="{r}"' in page for r in refs)
+    assert '<a href="https://docs.python.org/' in page
+    assert "[ref_1]" not in page
+    plain = ip.rec.final()[-1]["text/plain"]
+    assert "Sources:" in plain and "https://docs.python.org/" in plain
+
+
+def test_unsafe_source_links_are_not_live():
+    from zhipu_magic.core.reply import Reply
+    from zhipu_magic.notebook.render import bundles
+
+    reply = Reply("glm-4-flash", [])
+    reply.set_response({"choices": [{"message": {"content": "See [ref_1] and [ref_2] and [ref_9]."}}]})
+    reply.sources = [
+        {"title": "<img src=x onerror=alert(1)>", "link": "javascript:alert(1)"},
+        {"title": "ok", "link": "https://example.com/a?b=1&c=2"},
+    ]
+    page = bundles.reply_html(reply, final=True)
+    assert "<img" not in page and 'href="javascript' not in page and "onerror=" not in page
+    assert 'href="https://example.com/a?b&#61;1&amp;c&#61;2"' in page
+    assert "[ref_9]" in page  # no source 9: the marker stays as text
+    assert cell_tools.ask.__doc__  # the confirm prompt exists
