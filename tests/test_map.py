@@ -208,3 +208,12 @@ def test_refuses_what_is_not_rows(make, server):
     with pytest.raises(ValueError, match="concurrency"):
         map_rows("echo: {}", ["a"], client=make(), concurrency=0)
     assert map_rows("echo: {}", [], client=make()) == [] and chats(server) == []
+
+
+def test_a_failing_progress_display_does_not_end_the_run(server, make):
+    def broken(p):
+        raise RuntimeError("display gone")
+
+    with pytest.warns(UserWarning, match="progress display failed"):
+        out = map_rows("echo: {}", ["a", "b"], client=make(), progress=broken)
+    assert out == ["a", "b"] and out.stopped is None

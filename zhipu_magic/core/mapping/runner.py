@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -48,6 +49,25 @@ class Progress(NamedTuple):
     finished: bool
 
 
+def guarded(progress: Callable[[Progress], None] | None) -> Callable[[Progress], None] | None:
+    """``progress`` that cannot end a run: a failing display warns once and is dropped (an interrupt,
+    which is no ``Exception``, still goes through)."""
+    if progress is None:
+        return None
+    broken: list[bool] = []
+
+    def report(p: Progress) -> None:
+        if broken:
+            return
+        try:
+            progress(p)
+        except Exception as exc:
+            broken.append(True)
+            warnings.warn(f"map: the progress display failed, the run goes on ({exc!r})", stacklevel=2)
+
+    return report
+
+
 class Run:
     """The state of one run, shared by the workers and the waiting caller."""
 
@@ -67,6 +87,7 @@ class Run:
     # -- the caller's side ---------------------------------------------------------------------------
     def wait(self, progress: Callable[[Progress], None] | None) -> None:
         """Run the workers until every row is settled, a quota stop, or an interrupt."""
+        progress = guarded(progress)
         workers = min(self.job.concurrency, self.remaining)
         for n in range(workers):
             threading.Thread(target=self.work, name=f"glm-map-{n}", daemon=True).start()
