@@ -120,7 +120,7 @@ def test_tools_all_uses_the_registry(ip, api, monkeypatch):
     monkeypatch.setattr(api_tools, "TOOLS", {})
     with pytest.raises(UsageError, match="no function is registered"):
         ip.run_cell_magic("glm", "--tools all", "add 1 and 2")
-    ip.run_cell("import zhipu_magic\n@zhipu_magic.tool\ndef shout(text: str) -> str:\n    return text.upper()")
+    ip.run_cell("import zhipu_magic\n@zhipu_magic.tool\ndef shout(text: str) -> str:\n  return text.upper()")
     ip.run_cell_magic("glm", "--tools all", 'Shout "hello"')
     assert ip.user_ns["_glm"].tool_calls[0]["result"] == "HELLO"
 
@@ -144,7 +144,8 @@ def test_dry_run_shows_the_schema(ip, api):
     ip.run_cell(DEFS)
     ip.run_cell_magic("glm", "--tools add --search --recency oneWeek --dry-run", "add 1 and 2")
     text = ip.rec.calls[-1]["data"]["text/plain"]
-    assert '"name": "add"' in text and '"required": [' in text and '"search_recency_filter": "oneWeek"' in text
+    assert '"name": "add"' in text and '"required": [' in text
+    assert '"search_recency_filter": "oneWeek"' in text
     assert chats(api) == []
 
 
@@ -179,3 +180,31 @@ def test_unsafe_source_links_are_not_live():
     assert 'href="https://example.com/a?b&#61;1&amp;c&#61;2"' in page
     assert "[ref_9]" in page  # no source 9: the marker stays as text
     assert cell_tools.ask.__doc__  # the confirm prompt exists
+
+
+def test_tool_stream_where_the_model_has_it(ip, api):
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", "-m glm-4.6 --tools add", "Please add 2 and 40")
+    assert chats(api)[0]["tool_stream"] is True and ip.user_ns["seen"] == [(2, 40)]
+    assert "42" in ip.user_ns["_glm"].text
+    ip.run_cell_magic("glm", "-m glm-4-flash --tools add", "Please add 2 and 40")
+    ip.run_cell_magic("glm", "-m glm-4.6 --tools add --no-stream", "Please add 2 and 40")
+    assert [b.get("tool_stream") for b in chats(api)[2:]] == [None, None, None, None]
+
+
+def test_a_terminal_gets_each_round_and_a_line_per_call(ip, api, monkeypatch, capsys):
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: False)
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", "--tools add", "Please add 2 and 40")
+    out = capsys.readouterr().out
+    assert '🔧 add({"a": 2, "b": 40}) -> 42' in out
+    assert "According to the tool, the result is: 42" in out
+
+
+def test_an_interrupt_in_a_tool_stops_the_cell_and_keeps_what_arrived(ip, api):
+    ip.run_cell("def stop(city: str) -> str:\n    raise KeyboardInterrupt")
+    result = ip.run_cell('%%glm --tools stop\nWeather in "Oslo"?')
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)
+    reply = ip.user_ns["_glm"]
+    assert reply.interrupted and reply.tool_calls[0]["function"]["name"] == "stop"
+    ip.user_ns.pop("stop", None)

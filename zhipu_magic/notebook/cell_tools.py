@@ -14,10 +14,12 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..api.models import get_model
 from ..api.search import RECENCY, web_search_tool
 from ..api.tools import MAX_ROUNDS, registered, run_tools, tool_schemas
 from ..core.reply import Reply
 from . import hints, render
+from .render.tools import tool_line
 
 ASKED_FIELDS = ("model", "messages", "stream", "tools")  # the loop sets these itself
 
@@ -60,9 +62,14 @@ def tool_params(magics: Any, args: Any) -> dict[str, Any]:
     """The ``tools`` the cell's request carries (what ``--dry-run`` shows and round one sends)."""
     check(args)
     tools = tool_schemas(functions(magics, args))
+    params: dict[str, Any] = {"tools": tools}
+    info = get_model(args.model or magics.model)
+    streamed = not args.no_stream and magics.stream
+    if tools and streamed and info is not None and "tool_stream" in info.note:
+        params["tool_stream"] = True  # the call's arguments stream in pieces (GLM-4.6+)
     if args.search:
         tools.append(web_search_tool(recency=args.recency, domain=args.domain))
-    return {"tools": tools}
+    return params
 
 
 def ask(name: str, arguments: dict[str, Any]) -> bool:
@@ -71,64 +78,87 @@ def ask(name: str, arguments: dict[str, Any]) -> bool:
     return input(f"run {name}({shown[:300]})? [y/N] ").strip().lower() in ("y", "yes")
 
 
+class Rounds:
+    """The replies of one tool cell, one per model call, all shown in one live output (a terminal
+    gets each round's text from its start, and one line per call)."""
+
+    def __init__(self, magics: Any, call: Any, model: str, messages: list, json_mode: bool, notice: Any):
+        self.model, self.messages, self.local, self.json_mode = model, messages, call.local, json_mode
+        self.records: list[dict[str, Any]] = []
+        self.replies: list[Reply] = []
+        self.min_interval = magics.min_interval
+        self.live = render.LiveDisplay(min_interval=self.min_interval, notice=notice)
+        self.first: Reply | None = self.reply()  # the reply the status line waits on is round one's
+        self.live.start(model, self.first)
+
+    def reply(self) -> Reply:
+        reply = Reply(self.model, self.messages, local=self.local)
+        reply.json_mode = self.json_mode
+        reply.tool_runs = self.records
+        self.replies.append(reply)
+        return reply
+
+    def new_answer(self) -> Reply:
+        if self.first is not None:
+            first, self.first = self.first, None
+            return first
+        if self.live.plain:  # a terminal prints each round from its own start
+            self.live = render.LiveDisplay(min_interval=self.min_interval)
+        return self.reply()
+
+    def on_call(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        if self.live.plain:
+            print(tool_line(record))
+        else:
+            self.live.update(self.replies[-1])
+
+    def on_chunk(self, answer: Any) -> None:
+        self.live.update(answer)
+
+
 def answer(magics: Any, client: Any, call: Any, args: Any, model: str, messages: list, notice: Any) -> Reply:
     """Run the tool loop with a live card per call; the final answer as the cell's reply."""
     body = call.request.body or {}
     params = {k: v for k, v in body.items() if k not in ASKED_FIELDS}
     extra = [t for t in body.get("tools") or [] if t.get("type") != "function"]
-    records: list[dict[str, Any]] = []
-    rounds: list[Reply] = []
-
-    def new_reply() -> Reply:
-        reply = Reply(model, messages, local=call.local)
-        reply.json_mode = bool(args.json)
-        reply.tool_runs = records
-        rounds.append(reply)
-        return reply
-
-    live = render.LiveDisplay(min_interval=magics.min_interval, notice=notice)
-    first = new_reply()  # the reply the status line waits on is round one's
-    live.start(model, first)
-    pending = [first]
+    rounds = Rounds(magics, call, model, messages, bool(args.json), notice)
     try:
         run = run_tools(
             client, messages, functions(magics, args), model=model,
             max_rounds=args.max_rounds or MAX_ROUNDS, stream=call.request.stream,
             extra_tools=extra, confirm=ask if args.confirm else None,
-            on_call=lambda record: records.append(record) or live.update(rounds[-1]), on_chunk=live.update,
-            new_answer=lambda: pending.pop() if pending else new_reply(), **params,
+            on_call=rounds.on_call, on_chunk=rounds.on_chunk, new_answer=rounds.new_answer, **params,
         )  # fmt: skip
     except KeyboardInterrupt as exc:
-        reply = rounds[-1]
-        reply.interrupted = True
-        finish(magics, reply, live, call, rounds)
+        rounds.replies[-1].interrupted = True
+        finish(magics, rounds.replies[-1], rounds, call)
         raise hints.quiet_interrupt(exc, "stopped; what had arrived is kept in _glm") from None
     except Exception as err:
-        reply = rounds[-1]
-        reply.error = err
-        finish(magics, reply, live, call, rounds)
+        rounds.replies[-1].error = err
+        finish(magics, rounds.replies[-1], rounds, call)
         raise
     reply = run.answer
     reply.sources = run.sources
     reply.messages = run.messages
     if run.exhausted:
         reply.tool_limit = run.rounds
-    finish(magics, reply, live, call, rounds)
+    finish(magics, reply, rounds, call)
     return reply
 
 
-def finish(magics: Any, reply: Reply, live: Any, call: Any, rounds: list[Reply]) -> None:
+def finish(magics: Any, reply: Reply, rounds: Rounds, call: Any) -> None:
     """Bind ``_glm`` first, count every round's tokens, log the call, then the final render."""
     reply.finish()
     reply.tool_calls = list(getattr(reply, "tool_runs", None) or reply.tool_calls)
     magics.bind("_glm", reply)
-    for each in rounds:
+    for each in rounds.replies:
         magics.count_usage(each)
     magics.log_call(
         reply, call.request.body, kind="tools", local=call.local, base_url=call.base_url,
         conversation=call.conversation, cell_id=call.cell_id,
     )  # fmt: skip
-    live.finish(reply, render.provenance_metadata(reply))
+    rounds.live.finish(reply, render.provenance_metadata(reply))
 
 
-__all__ = ["answer", "ask", "check", "functions", "tool_params"]
+__all__ = ["Rounds", "answer", "ask", "check", "functions", "tool_params"]

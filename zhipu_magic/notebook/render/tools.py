@@ -139,14 +139,24 @@ def tool_cards_html(reply: Any) -> str:
     return f'<div class="zm-tools">{cards}{note}</div>'
 
 
+def tool_line(record: dict[str, Any]) -> str:
+    """One tool call as a line of text: ``🔧 add({"a": 2}) -> 42`` or ``-> error: ...``."""
+    fn = record.get("function") or {}
+    what = f"error: {record['error']}" if record.get("error") else str(record.get("result") or "")
+    return f"🔧 {fn.get('name')}({_cut(str(fn.get('arguments') or ''), 200)}) -> {_cut(what, 200)}"
+
+
 def tools_text(reply: Any) -> str:
-    """The tool calls as plain text lines: ``add({"a": 2}) -> 42`` or ``-> error: ...``."""
-    out = []
-    for r in getattr(reply, "tool_runs", None) or []:
-        fn = r.get("function") or {}
-        what = f"error: {r['error']}" if r.get("error") else str(r.get("result") or "")
-        out.append(f"🔧 {fn.get('name')}({_cut(str(fn.get('arguments') or ''), 200)}) -> {_cut(what, 200)}")
-    return "\n".join(out)
+    """The tool calls as plain text, a line each."""
+    return "\n".join(tool_line(r) for r in getattr(reply, "tool_runs", None) or [])
 
 
-__all__ = ["cite_html", "live_link", "sources_html", "sources_text", "tool_cards_html", "tools_text"]
+__all__ = [
+    "cite_html",
+    "live_link",
+    "sources_html",
+    "sources_text",
+    "tool_cards_html",
+    "tool_line",
+    "tools_text",
+]
