@@ -71,7 +71,7 @@ def test_fix_n_and_err_placeholders(ip, api):
     ip.run_cell("int('seven')", store_history=True)
     ip.run_line_magic("glm", f"fix {number}")
     assert "ZeroDivisionError" in last_prompt(api) and "ValueError" not in last_prompt(api)
-    ip.run_cell_magic("glm", "", "Why? {Err[-1]} and before that {Err[-2]}; also {Err[%d]}" % number)
+    ip.run_cell_magic("glm", "", "Why? {Err[-1]} and before that {Err[-2]}; also {Err[" + str(number) + "]}")
     sent = last_prompt(api)
     assert "raised ValueError: invalid literal for int()" in sent
     assert sent.count("ZeroDivisionError: division by zero") == 2
