@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -93,14 +94,33 @@ def open_database(path: Path | None) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     try:
-        if path is not None:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-        migrate(conn)
+        _while_locked(lambda: _prepare(conn, wal=path is not None))
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _prepare(conn: sqlite3.Connection, *, wal: bool) -> None:
+    if wal:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    migrate(conn)
+
+
+def _while_locked(step: Callable[[], None], budget: float = BUSY_TIMEOUT) -> None:
+    """Run ``step``, again while another kernel holds the lock. Switching a new database to WAL
+    (and the first migration) can fail at once with "database is locked" when two kernels open it
+    together: SQLite's busy timeout does not cover that lock."""
+    deadline = time.monotonic() + budget
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class Ledger:
