@@ -81,6 +81,41 @@ def shell() -> Iterator[object]:
 
 
 @pytest.fixture
+def ip(shell, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """The shell with the extension loaded, a fresh display recorder, and a rich front end; every
+    name a test adds to the namespace, the settings and the conversations are gone afterwards."""
+    from helpers import Recorder
+
+    from zhipu_magic.core.conversation import conversations
+    from zhipu_magic.notebook import render
+
+    shell.rec = Recorder(shell=shell)
+    shell.display_pub = shell.rec
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+    shell.run_line_magic("load_ext", "zhipu_magic")
+    conversations.reset()
+    shell.rl_next_input = None
+    before = set(shell.user_ns)
+    yield shell
+    shell.run_line_magic("unload_ext", "zhipu_magic")
+    for name in set(shell.user_ns) - before:
+        shell.user_ns.pop(name, None)
+    shell.user_ns.pop("_glm", None)
+    shell.parent_header = {}
+    shell.config.pop("GLMMagics", None)
+    shell.rl_next_input = None
+    conversations.reset()
+
+
+@pytest.fixture
+def api(server, monkeypatch: pytest.MonkeyPatch, canary: str) -> object:
+    """Point the magics at the fixture server with the canary key."""
+    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+    return server
+
+
+@pytest.fixture
 def canary() -> str:
     return CANARY_KEY
 

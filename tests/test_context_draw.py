@@ -7,38 +7,11 @@ import base64
 import struct
 import zlib
 
-import pytest
 import requests
-from helpers import Recorder
 
 from zhipu_magic.api import calls
-from zhipu_magic.core.conversation import conversations
-from zhipu_magic.notebook import render
 from zhipu_magic.server.drawing import drawing, drawn_size
 from zhipu_magic.server.images import image_size
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "pic"):
-        shell.user_ns.pop(name, None)
-    shell.config.pop("GLMMagics", None)
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def decode_png(data: bytes) -> tuple[int, int, bytes]:

@@ -4,40 +4,12 @@ HTTP: ``%glm fix [N]``, ``{Err[-1]}`` / ``{Err[n]}``, ``%%glm --code`` and ``%gl
 from __future__ import annotations
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 
-from zhipu_magic.core.conversation import conversations
-from zhipu_magic.notebook import render
 from zhipu_magic.notebook.cell_errors import CellError, error_text, trimmed_traceback
 from zhipu_magic.notebook.code_back import code_blocks
 
 FAILING = "total = 10\ncount = 0\naverage = total / count  # {not a placeholder}\n"
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    shell.rl_next_input = None
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "total", "count", "average", "Err"):
-        shell.user_ns.pop(name, None)
-    shell.config.pop("GLMMagics", None)
-    shell.rl_next_input = None
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def last_prompt(srv) -> str:

@@ -7,37 +7,11 @@ import subprocess
 import sys
 
 import pytest
-from helpers import Recorder
 
-from zhipu_magic.core.conversation import conversations
 from zhipu_magic.core.describe import describe, frame_kind, full_csv, markdown
 from zhipu_magic.core.interpolate import fill, notes
-from zhipu_magic.notebook import render
 
 pd = pytest.importorskip("pandas")
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "df", "wide"):
-        shell.user_ns.pop(name, None)
-    shell.config.pop("GLMMagics", None)
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def sent_prompt(srv) -> str:

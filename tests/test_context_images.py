@@ -9,38 +9,12 @@ import sys
 import zlib
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 
 from zhipu_magic.api import calls
 from zhipu_magic.api.errors import GLMError
 from zhipu_magic.api.images import MAX_IMAGE_BYTES, ImageError, data_url, image_format, image_url
-from zhipu_magic.core.conversation import conversations
-from zhipu_magic.notebook import render
 from zhipu_magic.server.images import image_size
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "fig", "shot"):
-        shell.user_ns.pop(name, None)
-    shell.config.pop("GLMMagics", None)
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def last_body(srv) -> dict:

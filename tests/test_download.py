@@ -7,7 +7,6 @@ Over real HTTP: the package's LocalServer serves a small real MP4 at a video tas
 from __future__ import annotations
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 from rawserver import RawServer, chunked
 
@@ -17,8 +16,6 @@ from zhipu_magic.api.errors import (
     NotFoundError,
     ResponseTooLargeError,
 )
-from zhipu_magic.core.conversation import conversations
-from zhipu_magic.notebook import render
 from zhipu_magic.server.endpoints import ASSETS
 
 SAMPLE = (ASSETS / "sample.mp4").read_bytes()
@@ -108,32 +105,13 @@ def test_only_http_links_are_downloaded(make, tmp_path):
 
 
 # -- %glm result / wait -o FILE ---------------------------------------------------------------------
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    before = set(shell.user_ns)
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in set(shell.user_ns) - before:
-        shell.user_ns.pop(name, None)
-    shell.user_ns.pop("_glm", None)
-    shell.parent_header = {}
-    conversations.reset()
 
 
 @pytest.fixture
-def api(server, monkeypatch, canary, tmp_path):
-    """The magics on the fixture server with the canary key, in an empty working directory."""
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
+def api(api, monkeypatch, tmp_path):
+    """The magics on the fixture server, in an empty working directory."""
     monkeypatch.chdir(tmp_path)
-    return server
+    return api
 
 
 def shown(ip) -> str:

@@ -11,14 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
-from helpers import KEY, Recorder
+from helpers import KEY
 from IPython.core.error import UsageError
 
 from zhipu_magic.api import codes
 from zhipu_magic.api.client import GLMClient
 from zhipu_magic.api.errors import BadRequestError, RateLimitError, ServerError, error_class
 from zhipu_magic.api.retry import should_retry
-from zhipu_magic.core.conversation import conversations
 from zhipu_magic.notebook import render
 from zhipu_magic.notebook.commands import COMMANDS
 
@@ -115,17 +114,10 @@ def test_api_messages_never_assume_a_notebook() -> None:
 
 # -- the magics, in a real shell ------------------------------------------------------------------
 @pytest.fixture
-def ip(shell, monkeypatch, server, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    shell.rec = Recorder(shell=shell)
-    shell.display_pub = shell.rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: False)  # plain text: easy to read
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    conversations.reset()
+def ip(ip, api, monkeypatch):
+    """The shared shell, on the fixture server, printing plain text (easy to read)."""
+    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: False)
+    return ip
 
 
 CASES = [

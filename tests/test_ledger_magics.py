@@ -12,38 +12,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 
-from zhipu_magic.core.conversation import conversations
 from zhipu_magic.core.ledger import db, get_ledger, prices, query
 from zhipu_magic.notebook import render
 from zhipu_magic.notebook.render.bundles import money
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "answer"):
-        shell.user_ns.pop(name, None)
-    shell.config.pop("GLMMagics", None)
-    conversations.reset()
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def chats(srv) -> int:

@@ -16,7 +16,6 @@ import threading
 import time
 
 import pytest
-from helpers import Recorder
 from IPython.core.displaypub import DisplayPublisher
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
@@ -25,32 +24,6 @@ from zhipu_magic.core.conversation import conversations
 from zhipu_magic.notebook import render
 
 REAL_IS_RICH = render.is_rich_frontend
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "answer", "obj"):
-        shell.user_ns.pop(name, None)
-    shell.parent_header = {}
-    shell.config.pop("GLMMagics", None)
-    conversations.reset()
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    """Point the magics at the fixture server with the canary key."""
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def bodies(srv) -> list[dict]:

@@ -6,12 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 from rawserver import RawServer
-
-from zhipu_magic.core.conversation import conversations
-from zhipu_magic.notebook import render
 
 KEY = "hardening.key-0123456789abcdef"
 SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
@@ -22,16 +18,10 @@ def chunk(payload: dict) -> bytes:
 
 
 @pytest.fixture
-def ip(shell, monkeypatch):
-    shell.rec = Recorder(shell=shell)
-    shell.display_pub = shell.rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
+def ip(ip, monkeypatch):
+    """The shared shell with a key of our own (each test points it at its hostile server)."""
     monkeypatch.setenv("ZHIPUAI_API_KEY", KEY)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    shell.user_ns.pop("_glm", None)
-    conversations.reset()
+    return ip
 
 
 def one_line(capsys) -> list[str]:

@@ -7,35 +7,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 
 import zhipu_magic
 from zhipu_magic.core.mapping import MapResult, RowError
-from zhipu_magic.notebook import render
 from zhipu_magic.notebook.map_view import ProgressView
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "words", "df", "out", "answers"):
-        shell.user_ns.pop(name, None)
-    shell.config.pop("GLMMagics", None)
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
 
 
 def chats(srv) -> list[dict]:

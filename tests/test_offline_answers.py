@@ -10,10 +10,6 @@ import json
 import re
 
 import pytest
-from helpers import Recorder
-
-from zhipu_magic.core.conversation import conversations
-from zhipu_magic.notebook import render
 
 JSON = {"type": "json_object"}
 
@@ -198,21 +194,9 @@ def test_the_same_request_gives_the_same_answer(make) -> None:
 
 
 @pytest.fixture
-def ip(shell, monkeypatch, server, canary):
-    """The shell with the extension loaded, pointed at the fixture server (as in test_magics)."""
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "answer"):
-        shell.user_ns.pop(name, None)
-    shell.parent_header = {}
-    conversations.reset()
+def ip(ip, api):
+    """The shared shell, pointed at the fixture server."""
+    return ip
 
 
 def test_glm_magic_conversation_second_answer_mentions_the_first(ip) -> None:

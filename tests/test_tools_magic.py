@@ -6,39 +6,10 @@ import html
 import re
 
 import pytest
-from helpers import Recorder
 from IPython.core.error import UsageError
 
 from zhipu_magic.api import tools as api_tools
-from zhipu_magic.core.conversation import conversations
 from zhipu_magic.notebook import cell_tools, render
-
-
-@pytest.fixture
-def ip(shell, monkeypatch):
-    """The shell with the extension loaded, a fresh recorder, and a rich front end."""
-    rec = Recorder(shell=shell)
-    shell.display_pub = rec
-    shell.rec = rec
-    monkeypatch.setattr(render, "is_rich_frontend", lambda shell=None: True)
-    shell.run_line_magic("load_ext", "zhipu_magic")
-    conversations.reset()
-    yield shell
-    shell.run_line_magic("unload_ext", "zhipu_magic")
-    for name in ("_glm", "answer", "add", "explode", "shout"):
-        shell.user_ns.pop(name, None)
-    shell.parent_header = {}
-    shell.config.pop("GLMMagics", None)
-    conversations.reset()
-
-
-@pytest.fixture
-def api(server, monkeypatch, canary):
-    """Point the magics at the fixture server with the canary key."""
-    monkeypatch.setenv("ZHIPUAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("ZHIPUAI_API_KEY", canary)
-    return server
-
 
 DEFS = '''
 seen = []
