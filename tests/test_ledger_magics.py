@@ -245,3 +245,14 @@ def test_an_interrupted_stream_is_recorded_with_its_partial(ip, monkeypatch, can
     rows = query.recent(get_ledger())
     assert [r["status"] for r in rows] == ["ok", "interrupted"]
     assert rows[1]["answer"] and len(rows[1]["answer"]) < 3000 * 3 and sent == 2
+
+
+def test_an_answer_from_the_local_server_costs_nothing(ip, monkeypatch):
+    """No key: the built-in server answered, so even a paid model's call cost nothing (not unknown)."""
+    monkeypatch.setenv("ZHIPU_MAGIC_LOCAL_RATE", "4000")
+    ip.run_cell_magic("glm", "-m glm-4-air", "hello")
+    footer = ip.rec.final()[-1]["text/plain"].splitlines()[-1]
+    assert " · free · " in footer and footer.endswith("local server") and "unknown" not in footer
+    ip.run_line_magic("glm", "usage")
+    assert "unknown" not in shown(ip)
+    assert query.recent(get_ledger(), 1)[0]["cost"] == 0.0

@@ -233,7 +233,7 @@ class GLMMagics(Magics):
                 "unknown": 0,
             },
         )
-        spent = cost(reply.model, usage) if usage else 0.0
+        spent = cost(reply.model, usage, local=reply.local) if usage else 0.0
         row["cost"] += spent or 0.0
         row["unknown"] += spent is None
         row["requests"] += 1

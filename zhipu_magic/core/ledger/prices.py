@@ -90,8 +90,13 @@ def tokens(usage: Mapping[str, Any] | None) -> tuple[int, int]:
     return count("prompt_tokens"), count("completion_tokens")
 
 
-def cost(model: str | None, usage: Mapping[str, Any] | None, *, batch: bool = False) -> float | None:
-    """What a call with this usage cost, or ``None`` when the price is unknown (never a made-up 0)."""
+def cost(
+    model: str | None, usage: Mapping[str, Any] | None, *, batch: bool = False, local: bool = False
+) -> float | None:
+    """What a call with this usage cost, or ``None`` when the price is unknown (never a made-up 0).
+    An answer from the built-in local server (``local``) cost nothing, whatever model it names."""
+    if local:
+        return 0.0
     price = price_of(model)
     if price is None:
         return None
@@ -109,8 +114,10 @@ def format_cost(value: float | None, *, free: bool = False) -> str:
     return f"¥{value:.4f}" if value < 1 else f"¥{value:.2f}"
 
 
-def describe(model: str | None, usage: Mapping[str, Any] | None, *, batch: bool = False) -> str:
+def describe(
+    model: str | None, usage: Mapping[str, Any] | None, *, batch: bool = False, local: bool = False
+) -> str:
     """One call's cost in words: ``free``, ``¥0.0012`` or ``cost unknown``."""
     price = price_of(model)
-    free = price is not None and price.input == 0 and price.output == 0
-    return format_cost(cost(model, usage, batch=batch), free=free)
+    free = local or (price is not None and price.input == 0 and price.output == 0)
+    return format_cost(cost(model, usage, batch=batch, local=local), free=free)

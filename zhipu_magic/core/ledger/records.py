@@ -112,6 +112,7 @@ def make_record(
     model = getattr(answer, "model", None) or (body or {}).get("model")
     status, error = status_of(answer)
     price = price_of(model)
+    local = backend == "local"  # the built-in server charges nothing
     record: dict[str, Any] = {
         "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
         "kind": kind,
@@ -124,7 +125,9 @@ def make_record(
         "finish_reason": getattr(answer, "finish_reason", None),
         **usage_columns(usage),
         "usage": json.dumps(usage) if usage else None,
-        "cost": cost(model, usage, batch=batch) if usage else (0.0 if _is_free(price) else None),
+        "cost": cost(model, usage, batch=batch, local=local)
+        if usage or local
+        else (0.0 if _is_free(price) else None),
         "price_read": (price.read or price.source) if price else None,
         "request_id": getattr(answer, "request_id", None),
         "task_id": getattr(answer, "task_id", None),

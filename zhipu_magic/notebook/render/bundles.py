@@ -40,7 +40,7 @@ def footer_text(reply: Reply) -> str:
         reasoning, estimated = reply.reasoning_tokens()
         if reasoning:
             tokens += f" (~{reasoning} reasoning, estimated)" if estimated else f" ({reasoning} reasoning)"
-        parts += [tokens, describe(reply.model, usage)]
+        parts += [tokens, describe(reply.model, usage, local=reply.local)]
     parts.append(f"{reply.elapsed:.1f} s")
     rate = reply.tokens_per_second()
     if rate:
