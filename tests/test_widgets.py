@@ -701,13 +701,19 @@ def test_task_panel_rows_are_alike_and_bounded(store, client, monkeypatch) -> No
     assert panel.rows.layout.max_height == "520px" and panel.rows.layout.overflow == "auto"
 
 
-def test_chat_panel_sends_on_enter_and_clear_asks_first(client, registry) -> None:
+def test_chat_panel_sends_on_the_keys_and_clear_asks_first(client, registry) -> None:
+    from zhipu_magic.notebook.widgets.prompt import PromptBox
+
     panel = widgets.ChatPanel("keys", client, registry=registry)
-    assert isinstance(panel.input, ipywidgets.Text)
+    assert isinstance(panel.input, PromptBox) and "Ctrl/Cmd+Enter" in panel.input.placeholder
     panel.input.value = "echo: sent by the keyboard"
-    panel.input._handle_custom_msg({"event": "submit"}, [])  # what Enter and Shift+Enter send
+    # what the front end sends on Ctrl/Cmd+Enter and Shift+Enter: the comm message, as the kernel gets it
+    panel.input._handle_custom_msg({"event": "submit", "value": "echo: sent by the keyboard"}, [])
     panel.join(10)
     assert registry.get("keys").turns[-1].assistant == "sent by the keyboard"
+    assert panel.input.value == ""
+    panel.input._handle_custom_msg({"event": "other"}, [])  # unknown messages are ignored
+    assert len(registry.get("keys").turns) == 1
     panel.clear_button.click()
     assert len(registry.get("keys").turns) == 1 and "click again" in panel.status.value
     assert panel.clear_button.description == "Really clear?"

@@ -171,7 +171,7 @@ def test_chat_panel_send_stop_and_shared_conversation(lab: Any) -> None:
     send = panel.locator(".widget-button", has_text="Send")
     stop = panel.locator(".widget-button", has_text="Stop")
 
-    panel.locator(".widget-text input").fill("Tell me a long story about careful engineering")
+    panel.locator("textarea.zm-prompt-input").fill("Tell me a long story about careful engineering")
     send.click()
     lab.page.wait_for_function(
         """() => (document.querySelector('.zm-chat-panel .zm-answer')?.innerText || '').length > 30""",
@@ -214,7 +214,7 @@ def test_hostile_answers_stay_inert(lab: Any) -> None:
     lab.wait_done(4)
     expect(lab.cell(1).locator(".zm-footer")).to_contain_text("local server")
     chat = lab.cell(2).locator(".zm-chat-panel")
-    chat.locator(".widget-text input").fill("[[fault:hostile]] again")
+    chat.locator("textarea.zm-prompt-input").fill("[[fault:hostile]] again")
     chat.locator(".widget-button", has_text="Send").click()
     expect(chat.locator(".zm-status")).to_contain_text("local server", timeout=30_000)
     tasks = lab.cell(3).locator(".zm-task-panel")

@@ -21,6 +21,7 @@ from ...core.reply import Reply
 from .. import render
 from ..render.panels import reopen_note_bundle as render_note
 from .base import Background, Panel, client_or_error, is_local
+from .prompt import PromptBox
 
 
 def shutdown_stream(stream: Any) -> None:
@@ -63,14 +64,10 @@ class ChatPanel(Panel, W.VBox):
         models = [m.name for m in MODELS.values() if m.kind == "chat" and m.stream]
         self.history = W.HTMLMath(layout=W.Layout(max_height="480px", overflow="auto"))
         self.live = W.HTMLMath()
-        # ipywidgets' Textarea reports no keys at all. Text sends a "submit" event on Enter and on
-        # Shift+Enter (a keypress); Ctrl/Cmd+Enter fires no keypress in the browser, so no stock widget
-        # can see it (that needs a front-end extension). Longer prompts: a %%glm -c NAME cell.
-        self.input = W.Text(
-            placeholder=f"Message {name} (Enter or Shift+Enter sends)",
-            layout=W.Layout(width="100%"),
+        self.input = PromptBox(
+            placeholder=f"Message {name}: Shift+Enter or Ctrl/Cmd+Enter sends, Enter adds a line"
         )
-        self.input.on_msg(self._input_event)
+        self.input.on_submit(self.send)
         self._confirm_clear = False
         self.model = W.Dropdown(
             options=models, value=DEFAULT_MODEL if DEFAULT_MODEL in models else models[0], description="Model"
@@ -158,10 +155,6 @@ class ChatPanel(Panel, W.VBox):
     def _cancel_clear(self) -> None:
         self._confirm_clear = False
         self.clear_button.description, self.clear_button.button_style = "Clear", ""
-
-    def _input_event(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
-        if content.get("event") == "submit":  # Enter or Shift+Enter in the input box
-            self.send()
 
     def clear(self) -> None:
         """Forget this conversation (for ``%%glm -c NAME`` too)."""
