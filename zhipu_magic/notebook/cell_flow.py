@@ -28,6 +28,7 @@ from . import attach, code_back, hints, render
 from .cell_errors import Errors
 from .draw import show_drawing
 from .options import parse_cell_line, request_params
+from .replay import replay, replay_task, replaying
 
 
 class Call(NamedTuple):
@@ -65,11 +66,12 @@ def run(magics: Any, line: str, cell: str) -> None:
     if args.draw:  # an image, shown as a saved output; -o binds its bytes
         show_drawing(magics, client, request, local=local, output=args.output)
         return
-    if args.async_:
-        _submit(magics, client, request, messages, prompt=prompt, local=local, args=args)
-        return
     call = Call(request, local, client.base_url, args.chat, cell_id)
-    reply = replay(magics, call, model, messages, json_mode=args.json) if _replaying(magics, args) else None
+    if args.async_:  # a recorded result of this exact submission is shown instead of a new task
+        if not (replaying(magics, args) and replay_task(magics, call, args, messages)):
+            _submit(magics, client, request, messages, prompt=prompt, local=local, args=args)
+        return
+    reply = replay(magics, call, model, messages, json_mode=args.json) if replaying(magics, args) else None
     if reply is None:
         notice = "\n".join(filter(None, [magics.local_notice(local), *notes])) or None
         if args.tools or args.search:  # the model may call functions or search the web
@@ -239,36 +241,3 @@ def _finish(magics: Any, reply: Reply, live: Any, call: Call) -> None:
         conversation=call.conversation, cell_id=call.cell_id,
     )  # fmt: skip
     live.finish(reply, render.provenance_metadata(reply))
-
-
-# -- replay: an identical recorded request answered from the call log ---------------------------
-def _replaying(magics: Any, args: Any) -> bool:
-    """``--replay`` asks, ``--fresh`` refuses, else the ``replay`` setting."""
-    return not args.fresh and bool(args.replay or magics.replay)
-
-
-def replay(magics: Any, call: Call, model: str, messages: list, *, json_mode: bool) -> Reply | None:
-    """The recorded answer of this exact request, shown at once, or ``None`` (then it is sent).
-    Nothing reaches the server and no token is counted; a log that cannot be read means no replay."""
-    from ..core.ledger import get_ledger
-    from ..core.ledger.query import find_answer
-    from ..core.ledger.records import answer_response, backend_name, provenance, request_hash
-
-    try:
-        digest = request_hash(call.request.body, backend_name(call.base_url, call.local))
-        found = find_answer(get_ledger(), digest)
-    except Exception:  # the log never breaks a cell: send the request instead
-        return None
-    if found is None:
-        return None
-    reply = Reply(model, messages, local=call.local)
-    reply.json_mode = json_mode
-    reply.set_response(answer_response(found))
-    reply.replayed = reply.log_id = found["id"]
-    reply.provenance = provenance(reply, call.request.body, found["id"])
-    live = render.LiveDisplay(min_interval=magics.min_interval)
-    live.start(model)
-    reply.finish()
-    magics.bind("_glm", reply)
-    live.finish(reply, render.provenance_metadata(reply))
-    return reply

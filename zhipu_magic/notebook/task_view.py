@@ -160,6 +160,8 @@ def log_task(magics: Any, record: Mapping[str, Any], answer: Any) -> None:
     }
     if kind == "video":
         body = {"model": record.get("model"), "prompt": record.get("prompt") or ""}
+    body = record["request"] if isinstance(record.get("request"), dict) else body  # what was submitted
+    asked = {"request_hash": record["request_hash"]} if isinstance(record.get("request_hash"), str) else {}
     base_url = record.get("base_url")
     local = bool(record.get("local")) or inprocess.is_local(base_url)
-    magics.log_call(answer, body, kind=kind, local=local, base_url=base_url, task_id=task_id)
+    magics.log_call(answer, body, kind=kind, local=local, base_url=base_url, task_id=task_id, **asked)

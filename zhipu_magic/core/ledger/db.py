@@ -59,8 +59,16 @@ def _create_search(conn: sqlite3.Connection) -> None:
     conn.execute("INSERT INTO calls_fts (calls_fts) VALUES ('rebuild')")
 
 
+def _add_extra(conn: sqlite3.Connection) -> None:
+    """Version 3: ``extra``, what an answer carries besides its text (web sources, tool cards), as
+    JSON. A table made by version 1 of this package already has it (version 1 makes every column)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
+    if "extra" not in have:
+        conn.execute("ALTER TABLE calls ADD COLUMN extra TEXT")
+
+
 #: Migration ``n`` brings the schema from version ``n`` to ``n + 1``. Append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_calls, _create_search)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_calls, _create_search, _add_extra)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

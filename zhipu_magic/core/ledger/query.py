@@ -8,6 +8,7 @@ fail), ``LIKE`` otherwise. Dates are ISO (``2026-03-13``) or relative (``7d``, `
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -90,13 +91,17 @@ def one(ledger: Ledger, log_id: int) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def find_answer(ledger: Ledger, request_hash: str) -> dict[str, Any] | None:
-    """The newest successful call of this exact request (replay; ``map``'s resume), or ``None``.
+def find_answer(
+    ledger: Ledger, request_hash: str, *, kinds: Sequence[str] | None = None
+) -> dict[str, Any] | None:
+    """The newest successful call of this exact request (replay; ``map``'s resume), or ``None``;
+    with ``kinds``, only a call of one of those kinds (a video is answered by a video).
     A call that ended asking for tools is not an answer (its tool calls are not kept)."""
+    only = f" AND kind IN ({', '.join('?' * len(kinds))})" if kinds else ""
     found = ledger.rows(
         "SELECT * FROM calls WHERE request_hash = ? AND status = ? "
-        "AND coalesce(finish_reason, '') != 'tool_calls' ORDER BY id DESC LIMIT 1",
-        [request_hash, OK],
+        f"AND coalesce(finish_reason, '') != 'tool_calls'{only} ORDER BY id DESC LIMIT 1",
+        [request_hash, OK, *(kinds or ())],
     )
     return found[0] if found else None
 

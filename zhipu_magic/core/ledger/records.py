@@ -30,8 +30,10 @@ COLUMNS = (
     "time", "kind", "model", "request_hash", "request", "prompt", "answer", "reasoning",
     "finish_reason", "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens",
     "total_tokens", "usage", "cost", "price_read", "request_id", "task_id", "retries", "duration",
-    "status", "error", "conversation", "cell_id", "notebook", "backend", "session",
+    "status", "error", "conversation", "cell_id", "notebook", "backend", "session", "extra",
 )  # fmt: skip
+MAX_KEPT_REQUEST = 64_000  # characters of a submitted task's body its task record keeps (else the hash)
+TOOL_RUN_FIELDS = ("id", "type", "function", "args", "result", "error", "seconds", "round")
 
 SESSION = f"{int(time.time())}-{id(object()):x}"  # this process: %glm usage is per session
 
@@ -137,9 +139,43 @@ def make_record(
         "error": error,
         "backend": backend,
         "session": SESSION,
+        "extra": extra_of(answer),
     }
     record.update({k: v for k, v in context.items() if k in COLUMNS})
     return record
+
+
+def extra_of(answer: Any) -> str | None:
+    """What an answer carries besides its text, as JSON: its web ``sources``, the tool calls it ran
+    (``tool_runs``, without the Python values) and ``tool_limit``; ``None`` when there is none."""
+    extra: dict[str, Any] = {}
+    sources = getattr(answer, "sources", None)
+    if isinstance(sources, list) and sources:
+        extra["sources"] = sources
+    runs = getattr(answer, "tool_runs", None)
+    if isinstance(runs, list) and runs:
+        extra["tool_runs"] = [{k: r.get(k) for k in TOOL_RUN_FIELDS} for r in runs if isinstance(r, Mapping)]
+    if getattr(answer, "tool_limit", None):
+        extra["tool_limit"] = answer.tool_limit
+    return json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+
+
+def extra_in(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's ``extra`` read back (``{}`` when it has none or it is not a JSON object)."""
+    try:
+        extra = json.loads(row.get("extra") or "{}")
+    except ValueError:
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def task_fields(body: Mapping[str, Any] | None, base_url: str | None, local: bool) -> dict[str, Any]:
+    """What a task record keeps of the request that submitted it, so its answer is logged under that
+    request (and a replay finds it): the ``request_hash``, and the ``request`` itself when small."""
+    fields: dict[str, Any] = {"request_hash": request_hash(body, backend_name(base_url, local))}
+    if len(json.dumps(dict(body or {}), ensure_ascii=False, default=str)) <= MAX_KEPT_REQUEST:
+        fields["request"] = json.loads(json.dumps(dict(body or {}), default=str))
+    return fields
 
 
 def _is_free(price: Any) -> bool:

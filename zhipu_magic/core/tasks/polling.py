@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from ...api import calls, inprocess
 from ...api.errors import APIConnectionError, GLMError, NotFoundError, RateLimitError, ServerError
 from ...api.retry import sliced_sleep
+from ..ledger.records import task_fields
 from ..session import notebook_key
 from .store import TaskStore, is_final
 
@@ -94,6 +95,7 @@ def submit_request(
         base_url=base_url,
         local=local,
         notebook=notebook_key(),
+        **task_fields(request.body, base_url, local),  # its answer is logged under this request
     )
 
 
