@@ -170,3 +170,17 @@ def test_schema_from_hints_and_docstring():
     assert parse_docstring("Sum.\n\nParameters\n----------\nx : int\n    what to sum")[0] == "Sum."
     with pytest.raises(ValueError):
         function_tool(lambda x: x)  # "<lambda>" is no tool name
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_usage_of_a_run_adds_up_every_round(server, make, stream):
+    from zhipu_magic.api.answer import Answer
+
+    answers: list[Answer] = []
+    run = run_tools(
+        make(), "Please add 2 and 40", [add], stream=stream,
+        new_answer=lambda: answers.append(Answer("glm-4-flash")) or answers[-1],
+    )  # fmt: skip
+    assert run.rounds == len(answers) == 2 and all(a.usage for a in answers)
+    for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
+        assert run.usage[key] == sum(a.usage[key] for a in answers) > answers[-1].usage[key]

@@ -179,3 +179,23 @@ def test_an_interrupt_in_a_tool_stops_the_cell_and_keeps_what_arrived(ip, api):
     reply = ip.user_ns["_glm"]
     assert reply.interrupted and reply.tool_calls[0]["function"]["name"] == "stop"
     ip.user_ns.pop("stop", None)
+
+
+def test_the_footer_and_the_log_count_every_round(ip, api):
+    """Issue 14: a tool cell's usage is the sum of its model calls (and so its cost), not the last's."""
+    from zhipu_magic.core.ledger import get_ledger, query
+
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", "--tools add", "Please add 2 and 40")
+    reply = ip.user_ns["_glm"]
+    assert len(chats(api)) == 2 and reply.tool_rounds == 2
+    counted = ip._zhipu_magic.usage[reply.model]  # %glm usage: each round counted on its own
+    assert counted["requests"] == 2 and counted["prompt"] > 0 and counted["completion"] > 0
+    usage = reply.usage
+    assert usage["prompt_tokens"] == counted["prompt"] and usage["completion_tokens"] == counted["completion"]
+    assert usage["total_tokens"] == counted["total"]
+    footer = render.footer_text(reply)
+    assert f"{counted['prompt']} in / {counted['completion']} out over 2 rounds" in footer
+    (row,) = query.recent(get_ledger(), 5)
+    assert row["kind"] == "tools" and row["total_tokens"] == counted["total"]
+    assert row["prompt_tokens"] == counted["prompt"]

@@ -72,6 +72,7 @@ class ToolRun:
         self.answer: Answer | None = None
         self.rounds = 0
         self.exhausted = False
+        self.usage: dict[str, Any] = {}  # tokens of every round added up (what the whole loop cost)
 
     @property
     def text(self) -> str:
@@ -115,6 +116,7 @@ def run_tools(
         run.answer = answer
         body = {**params, "tools": tools} if tools else params
         _ask(client, run, answer, model, body, stream, on_chunk)
+        run.usage = add_usage(run.usage, answer.usage)
         if not answer.tool_calls:
             return run
         run.messages.append(assistant_message(answer))
@@ -150,6 +152,19 @@ def _ask(
             if on_chunk is not None:
                 on_chunk(answer)
     answer.finish()
+
+
+def add_usage(total: Mapping[str, Any] | None, more: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Two usages added up, field by field (token counts, and the ``*_details`` counts inside);
+    anything that is not a non-negative int is left out."""
+    out: dict[str, Any] = {}
+    for usage in (total or {}, more or {}):
+        for key, value in usage.items():
+            if isinstance(value, Mapping):
+                out[key] = add_usage(out.get(key) if isinstance(out.get(key), dict) else {}, value)
+            elif type(value) is int and value >= 0:
+                out[key] = (out.get(key) if type(out.get(key)) is int else 0) + value
+    return out
 
 
 def assistant_message(answer: Answer) -> dict[str, Any]:
@@ -260,4 +275,4 @@ def result_text(value: Any) -> str:
     return text if len(text) <= MAX_RESULT else text[: MAX_RESULT - 1] + "…"
 
 
-__all__ = ["TOOLS", "ToolRun", "registered", "run_call", "run_tools", "tool", "tool_schemas"]
+__all__ = ["TOOLS", "ToolRun", "add_usage", "registered", "run_call", "run_tools", "tool", "tool_schemas"]

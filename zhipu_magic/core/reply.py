@@ -43,6 +43,7 @@ class Reply(Answer):
         self.sources: list[dict[str, Any]] = []  # web search results the answer cites (ref_N)
         self.tool_runs: list[dict[str, Any]] = []  # tool calls run so far, with results (the cards)
         self.tool_limit: int | None = None  # rounds made when the tool loop stopped at its limit
+        self.tool_rounds = 0  # model calls of a tool cell, when more than one (``usage`` is their sum)
         self.started = clock()
 
     @property

@@ -16,7 +16,7 @@ from IPython.core.error import UsageError
 
 from ..api.models import get_model
 from ..api.search import RECENCY, web_search_tool
-from ..api.tools import MAX_ROUNDS, registered, run_tools, tool_schemas
+from ..api.tools import MAX_ROUNDS, add_usage, registered, run_tools, tool_schemas
 from ..core.reply import Reply
 from . import hints, render
 from .render.tools import tool_line
@@ -154,6 +154,12 @@ def finish(magics: Any, reply: Reply, rounds: Rounds, call: Any) -> None:
     magics.bind("_glm", reply)
     for each in rounds.replies:
         magics.count_usage(each)
+    if len(rounds.replies) > 1:  # the footer and the log show what the whole cell cost
+        total: dict[str, Any] = {}
+        for each in rounds.replies:
+            total = add_usage(total, each.usage)
+        reply.usage, reply.tool_rounds = total or None, len(rounds.replies)
+        reply.started = rounds.replies[0].started  # and the time of the whole cell
     magics.log_call(
         reply, call.request.body, kind="tools", local=call.local, base_url=call.base_url,
         conversation=call.conversation, cell_id=call.cell_id,

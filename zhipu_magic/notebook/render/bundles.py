@@ -40,9 +40,12 @@ def footer_text(reply: Reply) -> str:
         reasoning, estimated = reply.reasoning_tokens()
         if reasoning:
             tokens += f" (~{reasoning} reasoning, estimated)" if estimated else f" ({reasoning} reasoning)"
+        rounds = getattr(reply, "tool_rounds", 0)
+        if rounds > 1:  # a tool cell: the tokens and cost of every model call it made
+            tokens += f" over {rounds} rounds"
         parts += [tokens, describe(reply.model, usage, local=reply.local)]
     parts.append(f"{reply.elapsed:.1f} s")
-    rate = reply.tokens_per_second()
+    rate = None if getattr(reply, "tool_rounds", 0) > 1 else reply.tokens_per_second()
     if rate:
         parts.append(f"{rate:.0f} tok/s")
     if reply.retries:
