@@ -187,6 +187,21 @@ def test_an_interrupt_returns_the_partial_result_marked(server, make):
     assert seen[-1].finished and seen[-1].stopped == "interrupted"
 
 
+def test_a_stop_event_set_from_another_thread_ends_the_run_marked_stopped(server, make):
+    values = [f"q{i}" for i in range(3)] + [f"[[fault:slow_first:3]] s{i}" for i in range(6)]
+    stop = threading.Event()
+    reports = []
+    threading.Timer(0.5, stop.set).start()  # a Stop button's click, on another thread
+    started = time.monotonic()
+    out = map_rows("echo: {}", values, client=make(), concurrency=3, progress=reports.append, stop=stop)
+    assert time.monotonic() - started < 1.5  # within a tick of the click, not after the slow rows
+    assert out.stopped == "stopped" and out[:3] == ["q0", "q1", "q2"]
+    assert out.totals["not_run"] == 6 and "stopped (stopped)" in out.summary()
+    assert reports[-1].finished and reports[-1].stopped == "stopped"
+    again = map_rows("echo: {}", values[:3], client=make(), stop=threading.Event())
+    assert again.stopped is None and again.totals["from_record"] == 3
+
+
 def test_progress_reports_at_most_ten_times_a_second(server, make):
     values = [f"[[fault:slow_first:0.05]] p{i}" for i in range(30)]
     reports = []

@@ -4,7 +4,8 @@ a DataFrame in the user namespace), with the live progress of :mod:`.map_view`.
 ``_glm`` and ``-o RESULT`` get the aligned result (a :class:`~zhipu_magic.core.mapping.MapResult`, or
 a Series for pandas input); ``-o df.column`` with ``--map df`` adds the answers as a column of the
 DataFrame. Everything is checked before the first request. An interrupt shows and binds the partial
-result, then stops the cell (so Run All stops too).
+result, then stops the cell (so Run All stops too); the progress's Stop button does the same without
+stopping the cell (the result is marked ``stopped``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from IPython.core.error import UsageError
 from ..core.mapping import map_rows
 from ..core.mapping.data import is_pandas
 from . import render
-from .map_view import ProgressView
+from .map_view import ProgressView, progress_view
 from .options import check_output_name, request_params
 
 DEFAULT_CONCURRENCY = 8
@@ -41,12 +42,12 @@ def run_map(magics: Any, args: Any, cell: str) -> None:
     notice = magics.local_notice(local)
     if notice:
         render.show(render.text_bundle(notice))
-    view = ProgressView(rich=render.is_rich_frontend())
+    view = progress_view(magics.shell) or ProgressView(rich=render.is_rich_frontend())
     system = args.system if args.system is not None else magics.system
     result = map_rows(
         template, data, model=args.model or magics.model, system=system, json=args.json,
         concurrency=concurrency, client=client, progress=view, log=bool(magics.log), batch=args.batch,
-        batch_poll=0.2 if local else 5.0,
+        batch_poll=0.2 if local else 5.0, stop=view.stop_event,
         log_context={"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}, **params,
     )  # fmt: skip
     report = result.attrs["glm_map"] if is_pandas(result, "Series") else result

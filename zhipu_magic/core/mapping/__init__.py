@@ -53,7 +53,8 @@ def map_rows(
     (default: the configured API, or the local server). ``progress`` is called at most ten times a
     second with a :class:`Progress`. ``log=False``: neither recorded nor resumed; ``log_context``: more
     call-log columns (``cell_id``, ``notebook``). ``batch=True``: the rows go through the Batch API
-    (half price; polled every ``batch_poll`` seconds; an interrupt returns, the batch runs on).
+    (half price; polled every ``batch_poll`` seconds; kept in the task store as a task, so an
+    interrupt returns with the batch running on, and the same call run again collects it).
     ``params`` go into every request (``temperature=0``...).
     """
     if not isinstance(prompt, str) or not prompt.strip():
@@ -75,7 +76,7 @@ def map_rows(
     result.notes += notes
     pending = resume(job, requests, result)
     if batch:
-        by_batch(job, requests, result, pending, progress, batch_poll)
+        by_batch(job, requests, result, pending, progress, batch_poll, prompt)
     else:
         run = Run(job, requests, result, pending)
         with quiet_pool():
@@ -90,6 +91,7 @@ def by_batch(
     pending: list[int],
     progress: Callable[[Progress], None] | None,
     poll: float,
+    template: str = "",
 ) -> None:
     """The pending rows through the Batch API, its ``request_counts`` reported as progress."""
     from .batch import run_batches
@@ -108,9 +110,9 @@ def by_batch(
             ))  # fmt: skip
 
     try:
-        run_batches(job, requests, result, pending, poll=poll, report=report)
-    except KeyboardInterrupt:
-        result.stopped = "interrupted (the batch runs on; a rerun sends the unrecorded rows again)"
+        run_batches(job, requests, result, pending, poll=poll, report=report, template=template)
+    except KeyboardInterrupt:  # between two steps: the batch (if created) runs on, kept as a task
+        result.stopped = "interrupted: the batch runs on; run the same call again to collect it"
     result.ended = time.monotonic()
     if progress is not None:
         t = result.totals

@@ -1,6 +1,7 @@
 """One ``map`` run: worker threads ask for the rows under the :class:`~.pacing.Pacer`, every answer
 is recorded in the call log as it arrives, and the caller's thread waits, reports progress at most
-ten times a second, and takes the interrupt.
+ten times a second, and takes the interrupt or a stop (``stop``: an event set from another thread, e.g.
+by a Stop button).
 
 The client is blocking ``requests``, so rows run on threads (as many as the ceiling; the pacer lets
 ``limit`` of them send). A rate-limit answer that got past the client's own retries cuts the limit
@@ -85,8 +86,9 @@ class Run:
         self._rate_hits = collections.Counter[int]()
 
     # -- the caller's side ---------------------------------------------------------------------------
-    def wait(self, progress: Callable[[Progress], None] | None) -> None:
-        """Run the workers until every row is settled, a quota stop, or an interrupt."""
+    def wait(self, progress: Callable[[Progress], None] | None, stop: threading.Event | None = None) -> None:
+        """Run the workers until every row is settled, a quota stop, an interrupt, or ``stop`` is set
+        (seen within a tick: the result is marked ``"stopped"``)."""
         progress = guarded(progress)
         workers = min(self.job.concurrency, self.remaining)
         for n in range(workers):
@@ -96,6 +98,9 @@ class Run:
             with self._cond:
                 while not self.ended and self.remaining > 0:
                     self._cond.wait(max(due - time.monotonic(), 0.001))
+                    if stop is not None and stop.is_set():
+                        self.stop("stopped")
+                        break
                     if time.monotonic() < due:
                         continue
                     due = time.monotonic() + TICK

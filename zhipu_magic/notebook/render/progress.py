@@ -28,14 +28,23 @@ def progress_text(p: Any) -> str:
         head += f", {p.failed:,} failed"
     if p.from_record:
         head += f" ({p.from_record:,} from the call log)"
+    moving = f"{p.in_flight} in flight, " if not p.finished else ""
     tail = (
-        f"{p.in_flight} in flight, {p.rows_per_s:.1f} rows/s, tokens {p.prompt_tokens:,} in / "
+        f"{moving}{p.rows_per_s:.1f} rows/s, tokens {p.prompt_tokens:,} in / "
         f"{p.completion_tokens:,} out, concurrency {p.concurrency:.1f}"
     )
     if p.finished:
-        end = f"stopped: {p.stopped}" if p.stopped else "finished"
-        return f"{head}; {tail}; {end} after {duration(p.elapsed)}"
+        return f"{head}; {tail}; {ending(p)} after {duration(p.elapsed)}"
     return f"{head}; {tail}; ETA {duration(p.eta)}"
+
+
+def ending(p: Any) -> str:
+    """How a finished run ended: ``finished``, or why it stopped and how many rows were not run."""
+    if not p.stopped:
+        return "finished"
+    left = max(p.total - p.done - p.failed, 0)
+    why = "stopped" if p.stopped == "stopped" else f"stopped: {p.stopped}"
+    return f"{why}, {left:,} rows not run" if left else why
 
 
 def progress_html(p: Any) -> str:
