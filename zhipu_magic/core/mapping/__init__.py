@@ -14,6 +14,7 @@ here shadows the builtin); the notebook adds the live progress display around it
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,7 @@ def map_rows(
     log_context: dict[str, Any] | None = None,
     batch: bool = False,
     batch_poll: float = 2.0,
+    stop: threading.Event | None = None,
     **params: Any,
 ) -> Any:
     """Ask ``prompt`` once per row of ``data`` and return the answers aligned with the rows.
@@ -55,7 +57,8 @@ def map_rows(
     call-log columns (``cell_id``, ``notebook``). ``batch=True``: the rows go through the Batch API
     (half price; polled every ``batch_poll`` seconds; kept in the task store as a task, so an
     interrupt returns with the batch running on, and the same call run again collects it).
-    ``params`` go into every request (``temperature=0``...).
+    ``stop``: an event another thread (a Stop button) sets to end the run like an interrupt, the
+    result marked ``"stopped"``. ``params`` go into every request (``temperature=0``...).
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("map() needs a prompt template (a non-empty string)")
@@ -76,11 +79,11 @@ def map_rows(
     result.notes += notes
     pending = resume(job, requests, result)
     if batch:
-        by_batch(job, requests, result, pending, progress, batch_poll, prompt)
+        by_batch(job, requests, result, pending, progress, batch_poll, prompt, stop)
     else:
         run = Run(job, requests, result, pending)
         with quiet_pool():
-            run.wait(progress)
+            run.wait(progress, stop)
     return shaped(result, rows, result)
 
 
@@ -92,6 +95,7 @@ def by_batch(
     progress: Callable[[Progress], None] | None,
     poll: float,
     template: str = "",
+    stop: threading.Event | None = None,
 ) -> None:
     """The pending rows through the Batch API, its ``request_counts`` reported as progress."""
     from .batch import run_batches
@@ -99,6 +103,8 @@ def by_batch(
     start, old = time.monotonic(), len(result) - len(pending)
 
     def report(batch: dict[str, Any], finished: bool = False) -> None:
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt
         counts = batch.get("request_counts") or {}
         done, failed = int(counts.get("completed") or 0), int(counts.get("failed") or 0)
         elapsed = time.monotonic() - start

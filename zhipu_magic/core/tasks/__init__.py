@@ -1,9 +1,10 @@
-"""Async tasks: what a record is (``records``), the persistent store (``store``) and the HTTP side
-that submits and polls (``polling``).
+"""Async tasks: what a record is (``records``), the persistent store (``store``), the HTTP side
+that submits and polls (``polling``), and Batch API jobs kept as tasks (``batches``).
 
 ``from zhipu_magic.core import tasks`` gives both; the same names are public on ``zhipu_magic``.
 """
 
+from .batches import batch_summary, cancel_batch, poll_batch
 from .polling import (
     AutoRefresher,
     arefresh,
@@ -25,8 +26,11 @@ __all__ = [
     "TaskStore",
     "TaskStoreWarning",
     "arefresh",
+    "batch_summary",
+    "cancel_batch",
     "get_store",
     "is_final",
+    "poll_batch",
     "poll_task",
     "refresh",
     "reply_from_record",

@@ -23,6 +23,7 @@ from ...api.errors import APIConnectionError, GLMError, NotFoundError, RateLimit
 from ...api.retry import sliced_sleep
 from ..ledger.records import task_fields
 from ..session import notebook_key
+from .batches import is_batch, poll_batch
 from .store import TaskStore, is_final
 
 T = TypeVar("T")
@@ -40,7 +41,10 @@ def poll_task(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]:
 
     An id the server does not know (404) becomes a local FAIL, since polling it again cannot help.
     Any other API error is noted on the record (``last_error``, status unchanged) and re-raised.
+    A Batch API job is polled as one (:func:`.batches.poll_batch`).
     """
+    if is_batch(store.get(task_id)):
+        return poll_batch(store, client, task_id)
     try:
         response = client.result(task_id)
     except NotFoundError as exc:

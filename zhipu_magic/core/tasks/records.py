@@ -26,12 +26,16 @@ PROCESSING = "PROCESSING"
 SUCCESS = "SUCCESS"
 FAIL = "FAIL"
 UNKNOWN = "UNKNOWN"  # stored when the server gives no status at all
-FINAL_STATUSES = frozenset({SUCCESS, FAIL})
+# A Batch API job keeps the API's own status words; these end it (the others: validating,
+# in_progress, finalizing, cancelling) are pending like PROCESSING.
+BATCH_FINAL = ("completed", "failed", "expired", "cancelled")
+FINAL_STATUSES = frozenset({SUCCESS, FAIL, *BATCH_FINAL})
 PROMPT_CHARS = 200  # the prompt is kept shortened: it is for the list, not for replay
 
 
 def is_final(status: object) -> bool:
-    """SUCCESS and FAIL are final; everything else (PROCESSING, unknown strings) is pending."""
+    """SUCCESS and FAIL (and a batch's completed, failed, expired, cancelled) are final; everything
+    else (PROCESSING, unknown strings) is pending."""
     return status in FINAL_STATUSES
 
 
@@ -77,9 +81,11 @@ def merge(disk: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, A
         or status_rank(new_status) == status_rank(disk_status) == 0
         or new_status == disk_status == SUCCESS  # a fresher result (renewed links) replaces the stale
     )
-    outcome = {"status", "result", "error", "finished"}
+    outcome = {"status", "result", "error", "finished", *BATCH_OUTCOME}
     for key, value in new.items():
-        if key in outcome:
+        if key == "collected":  # a batch joined back stays joined
+            out[key] = bool(disk.get(key)) or bool(value)
+        elif key in outcome:
             if take_outcome:
                 out[key] = value
         elif key == "submitted":
@@ -95,9 +101,13 @@ def merge(disk: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, A
     return out
 
 
+# A batch's fields that describe its progress or outcome: they follow the status like ``result``.
+BATCH_OUTCOME = ("request_counts", "output_file_id", "error_file_id")
+
 # What a stored record's fields may hold. A file is user-writable data: anything else (a string
 # ``submitted``, a list ``result``) is refused on read, so no view or merge meets a surprise type.
-_TEXT_FIELDS = ("kind", "model", "prompt", "status", "error", "last_error", "request_id", "base_url")
+_TEXT_FIELDS = ("kind", "model", "prompt", "status", "error", "last_error", "request_id", "base_url",
+               "input_file_id", "output_file_id", "error_file_id", "map_key")  # fmt: skip
 _TIME_FIELDS = ("submitted", "updated", "finished")
 MAX_DEPTH = 64  # nesting a task result may have (real ones use about 6)
 
@@ -135,7 +145,25 @@ def invalid_reason(record: Any) -> str | None:
         return "polls is not a count"
     if record.get("result") is not None and not isinstance(record["result"], dict):
         return "result is not an object"
+    return _batch_invalid(record)
+
+
+def _batch_invalid(record: dict[str, Any]) -> str | None:
+    """Why a batch's own fields are unusable (counts that are not counts, rows not ranges), or None."""
+    counts = record.get("request_counts")
+    if counts is not None and (not isinstance(counts, dict) or not all(_count(v) for v in counts.values())):
+        return "request_counts are not counts"
+    rows = record.get("rows")
+    if rows is not None and not (
+        isinstance(rows, list)
+        and all(isinstance(r, list) and len(r) == 2 and _count(r[0]) and _count(r[1]) for r in rows)
+    ):
+        return "rows are not ranges"
     return None
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _finite_number(value: Any) -> bool:
