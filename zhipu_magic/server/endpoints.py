@@ -1,4 +1,4 @@
-"""The local server's non-chat endpoints: video generation, images, embeddings, tokenizer, the models
+"""The local server's non-chat endpoints: video generation, embeddings, tokenizer, the models
 list, async results and the static asset files.
 
 Each is a route function ``(exchange, request)`` named in :data:`.handler.ROUTES`; chat, SSE streaming
@@ -83,15 +83,6 @@ def video(h: Exchange, req: Request) -> None:
     success = {"video_result": [{"url": f"{base}/sample.mp4", "cover_image_url": f"{base}/cover.png"}]}
     failed = directives.fault("task_fail")
     submit_task(h, info.name, new_id(), request_id_of(body), None if failed else success)
-
-
-def image(h: Exchange, req: Request) -> None:
-    body = req.body
-    check_model(body, "image")
-    if not isinstance(body.get("prompt"), str) or not body["prompt"]:
-        raise Fail(400, "1213", "The prompt parameter was not received.")
-    url = f"{h.origin}{PREFIX}/files/cover.png"
-    h.send_json(200, {"created": int(time.time()), "data": [{"url": url}]})
 
 
 def embeddings(h: Exchange, req: Request) -> None:
