@@ -199,3 +199,23 @@ def test_the_footer_and_the_log_count_every_round(ip, api):
     (row,) = query.recent(get_ledger(), 5)
     assert row["kind"] == "tools" and row["total_tokens"] == counted["total"]
     assert row["prompt_tokens"] == counted["prompt"]
+
+
+def test_sources_stay_with_their_answer_in_history(ip, api):
+    """Issue 14: %glm history shows each answer's sources under it (footnotes linked); the next turn
+    sends the conversation without them."""
+    ip.run_cell_magic("glm", "--search -c research --domain docs.python.org", "What is new in Python?")
+    cited = ip.user_ns["_glm"]
+    ip.run_cell_magic("glm", "-c research", "And in one sentence?")
+    assert all("sources" not in m for m in chats(api)[-1]["messages"])
+    ip.run_line_magic("glm", "history research")
+    out = ip.rec.calls[-1]["data"]
+    page, plain = out["text/html"], out["text/plain"]
+    assert page.count('<details class="zm-sources') == 1 and "Sources (3)" in page
+    first, second = page.index("What is new in Python?"), page.index("And in one sentence?")
+    assert first < page.index("zm-sources") < second  # under the answer it belongs to
+    refs = re.findall(r'<sup class="zm-ref"><a href="#(zm-src-\w+-\d)"', page)
+    assert refs and all(f'id="{r}"' in page for r in refs)
+    for source in cited.sources:
+        assert f'<a href="{html.escape(source["link"])}"' in page and source["link"] in plain
+    assert plain.index("Sources:") < plain.index("And in one sentence?")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,6 +23,7 @@ class Turn:
     assistant: str
     cell_id: str | None = None
     reasoning: str = ""
+    sources: list[dict[str, Any]] = field(default_factory=list)  # web sources the answer cites
 
 
 class Conversation:
@@ -63,9 +64,31 @@ class Conversation:
                 out.append({"role": "assistant", "content": turn.assistant})
             return out
 
-    def add_turn(self, user: str, assistant: str, cell_id: str | None = None, *, reasoning: str = "") -> Turn:
-        """Record an exchange; a turn from the same ``cell_id`` is replaced in place."""
-        turn = Turn(user, assistant, cell_id, reasoning)
+    def transcript(self) -> list[dict[str, Any]]:
+        """What ``%glm history`` shows: :meth:`messages`, each answer with the web ``sources`` it
+        cites (never sent to the model: that is :meth:`messages`)."""
+        with self._lock:
+            out = [{"role": "system", "content": self.system}] if self.system else []
+            for turn in self._turns:
+                out.append({"role": "user", "content": turn.user})
+                answer: dict[str, Any] = {"role": "assistant", "content": turn.assistant}
+                if turn.sources:
+                    answer["sources"] = list(turn.sources)
+                out.append(answer)
+            return out
+
+    def add_turn(
+        self,
+        user: str,
+        assistant: str,
+        cell_id: str | None = None,
+        *,
+        reasoning: str = "",
+        sources: list[dict[str, Any]] | None = None,
+    ) -> Turn:
+        """Record an exchange (and the sources its answer cites); a turn from the same ``cell_id`` is
+        replaced in place."""
+        turn = Turn(user, assistant, cell_id, reasoning, list(sources or []))
         with self._lock:
             index = self._index(cell_id) if cell_id is not None else None
             if index is None:

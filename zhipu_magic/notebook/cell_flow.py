@@ -83,7 +83,7 @@ def run(magics: Any, line: str, cell: str) -> None:
     if conv is not None:
         if args.system is not None:
             conv.system = args.system
-        conv.add_turn(prompt, reply.text, cell_id, reasoning=reply.reasoning)
+        conv.add_turn(prompt, reply.text, cell_id, reasoning=reply.reasoning, sources=reply.sources)
     _bind_output(magics, reply, args)
     if args.code:  # the answer's code into a new cell below, not run
         code_back.put_code(magics, reply.text, args.code)

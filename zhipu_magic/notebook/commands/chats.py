@@ -20,7 +20,7 @@ def history(magics: Any, args: Any) -> None:
         if name not in conversations:
             have = ", ".join(conversations.names()) or "none"
             raise UsageError(f"no conversation {name[:40]!r}; have: {have}")
-        render.show(render.history_bundle(name, conversations.get(name).messages()))
+        render.show(render.history_bundle(name, conversations.get(name).transcript()))
 
 
 @command("reset", "clear a conversation (all of them without NAME)", arg("name", nargs="?", metavar="NAME"))

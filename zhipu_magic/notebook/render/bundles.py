@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from ...core.reply import Reply
@@ -187,19 +188,22 @@ def table_bundle(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: s
 
 
 def history_bundle(name: str, messages: Sequence[dict[str, Any]]) -> dict[str, str]:
-    """A conversation, each message safely rendered (the model's turns are untrusted)."""
+    """A conversation, each message safely rendered (the model's turns are untrusted); an answer
+    with ``sources`` keeps its footnote links and its Sources list under it."""
     parts_html = [f"<div><b>Conversation {escape(name)}</b> ({len(messages)} messages)</div>"]
     parts_text = [f"Conversation {name} ({len(messages)} messages)"]
-    for msg in messages:
+    for n, msg in enumerate(messages):
         role = str(msg.get("role", "?"))
         content = msg.get("content")
         if not isinstance(content, str):
             content = json.dumps(content, ensure_ascii=False)
+        # the footnote anchors of one answer: unique on the page, stable in the saved output
+        cited = SimpleNamespace(sources=msg.get("sources") or [], request_id=f"h{n}x{name}")
         parts_html.append(
-            f'<div style="margin-top:0.5em"><b>{escape(role)}</b>'
-            f'<div style="margin-left:1em">{safe_markdown_html(content)}</div></div>'
+            f'<div style="margin-top:0.5em"><b>{escape(role)}</b><div style="margin-left:1em">'
+            f"{cite_html(safe_markdown_html(content), cited)}{sources_html(cited)}</div></div>"
         )
-        parts_text.append(f"[{role}]\n{content}")
+        parts_text.append("\n".join(filter(None, [f"[{role}]", content, sources_text(cited)])))
     return {"text/html": "".join(parts_html), "text/plain": "\n\n".join(parts_text)}
 
 
