@@ -7,6 +7,7 @@ import base64
 import struct
 import zlib
 
+import pytest
 import requests
 
 from zhipu_magic.api import calls
@@ -68,3 +69,52 @@ def test_draw_dry_run_shows_the_request(ip, api):
     assert "images/generations" in shown and "cogview-4" in shown
     assert not [r for r in api.requests if r.body]
     assert calls.images("x").body == {"model": "cogview-3-flash", "prompt": "x"}
+
+
+def test_a_drawing_is_logged_without_its_bytes(ip, api):
+    import json
+    import os
+    from pathlib import Path
+
+    from zhipu_magic.core.ledger import db, get_ledger, query
+
+    ip.run_cell_magic("glm", "--draw -m cogview-4", "A lighthouse at dusk, watercolour")
+    output = ip.rec.calls[-1]
+    png = base64.b64decode(output["data"]["image/png"])
+    (row,) = query.recent(get_ledger(), 5)
+    assert row["kind"] == "draw" and row["model"] == "cogview-4" and row["status"] == "ok"
+    assert row["prompt"] == "A lighthouse at dusk, watercolour"
+    assert json.loads(row["request"]) == {"model": "cogview-4", "prompt": "A lighthouse at dusk, watercolour"}
+    assert row["answer"].startswith(f"PNG image, 128×128 px, {len(png):,} bytes")
+    assert output["metadata"]["zhipu_magic"]["log_id"] == row["id"]  # the saved output says where from
+    home = Path(os.environ["ZHIPU_MAGIC_HOME"])
+    stored = b"".join(p.read_bytes() for p in home.glob(db.FILENAME + "*"))
+    assert stored and png[16:40] not in stored and output["data"]["image/png"][:40].encode() not in stored
+
+
+def test_a_failed_drawing_is_logged_as_an_error(ip, api):
+    from zhipu_magic.api.errors import GLMError
+    from zhipu_magic.core.ledger import get_ledger, query
+
+    with pytest.raises(GLMError):
+        ip.run_cell_magic("glm", "--draw -m no-such-model", "A cat")
+    (row,) = query.recent(get_ledger(), 5)
+    assert row["kind"] == "draw" and row["status"] == "error" and row["model"] == "no-such-model"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--draw --video", "--draw and --video do not go together"),
+        ("--draw --async", "not as a task: drop --async"),
+        ("--draw --wait", "not as a task: drop --wait"),
+        ("--draw --async --dry-run", "drop --async"),
+    ],
+)
+def test_draw_with_a_task_option_is_refused_in_one_line(ip, api, line, message):
+    from IPython.core.error import UsageError
+
+    with pytest.raises(UsageError, match=message) as info:
+        ip.run_cell_magic("glm", line, "A cat")
+    assert "\n" not in str(info.value)
+    assert not [r for r in api.requests if r.body]  # nothing sent, no task made

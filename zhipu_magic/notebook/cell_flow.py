@@ -26,6 +26,7 @@ from ..core.interpolate import notes as fill_notes
 from ..core.reply import Reply
 from . import attach, code_back, hints, render
 from .cell_errors import Errors
+from .draw import check as check_draw
 from .draw import show_drawing
 from .options import parse_cell_line, request_params
 from .replay import replay, replay_task, replaying
@@ -44,6 +45,7 @@ class Call(NamedTuple):
 def run(magics: Any, line: str, cell: str) -> None:
     """Everything ``%%glm LINE`` does with ``cell``."""
     args = parse_cell_line(magics.glm.parser, arg_split(line, posix=True, strict=False))
+    check_draw(args)
     if args.map is not None:
         from .cell_map import run_map
 
