@@ -140,3 +140,34 @@ def test_a_local_video_replayed_in_a_new_process_points_at_the_server_running_no
     again = _run_local(env)
     assert again["SUBMITS"] == "0" and again["REPLAYED"] != "None"
     assert again["SERVER"] != first["SERVER"] and again["URL"] == again["SERVER"] + "/files/sample.mp4"
+
+
+TOOL_CELL = '''
+def add(a: int, b: int) -> int:
+    """Add two numbers."""
+    print("CALLED")
+    return a + b
+'''
+
+RESTARTED_TOOLS = """
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "zhipu_magic")
+ip.run_cell(TOOL_CELL)
+ip.run_line_magic("glm", "config replay=on")
+ip.run_cell_magic("glm", "--tools add", "Please add 2 and 40")
+reply = ip.user_ns["_glm"]
+print("REPLAYED", reply.replayed, reply.tool_calls[0]["result"])
+"""
+
+
+def test_a_tool_cell_replayed_after_a_kernel_restart_runs_nothing(ip, api, canary):
+    ip.run_cell(TOOL_CELL)
+    ip.run_cell_magic("glm", "--tools add", "Please add 2 and 40")
+    log_id, before = ip.user_ns["_glm"].log_id, len(api.requests)
+    env = {**os.environ, "ZHIPUAI_API_KEY": canary, "ZHIPUAI_BASE_URL": api.base_url}
+    script = f"TOOL_CELL = {TOOL_CELL!r}\n{RESTARTED_TOOLS}"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert f"REPLAYED {log_id} 42" in out.stdout and "CALLED" not in out.stdout
+    assert "tool calls from the log" in out.stdout and len(api.requests) == before

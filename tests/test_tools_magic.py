@@ -219,3 +219,37 @@ def test_sources_stay_with_their_answer_in_history(ip, api):
     for source in cited.sources:
         assert f'<a href="{html.escape(source["link"])}"' in page and source["link"] in plain
     assert plain.index("Sources:") < plain.index("And in one sentence?")
+
+
+@pytest.mark.parametrize("line", ["--tools add", "--tools add --no-stream"])
+def test_a_tool_cell_is_replayed_with_its_cards_and_nothing_runs(ip, api, line):
+    """Issue 14: with replay on, an identical tool cell shows the recorded answer and tool cards;
+    neither the function nor the server is called."""
+    ip.run_cell(DEFS)
+    ip.run_cell_magic("glm", line, "Please add 2 and 40")
+    first, sent = ip.user_ns["_glm"], len(chats(api))
+    ip.run_line_magic("glm", "config replay=on")
+    ip.run_cell_magic("glm", f"{line} -o again", "Please add 2 and 40")
+    reply = ip.user_ns["_glm"]
+    assert len(chats(api)) == sent and ip.user_ns["seen"] == [(2, 40)]  # nothing called again
+    assert reply.replayed == first.log_id and reply.text == first.text == ip.user_ns["again"]
+    call = reply.tool_calls[0]
+    assert call["function"]["name"] == "add" and call["args"] == {"a": 2, "b": 40} and call["result"] == "42"
+    page = final_html(ip)
+    assert '<details class="zm-tool' in page and "<code>add</code>" in page
+    assert "replayed · 0 tokens" in page and "tool calls from the log, not run again" in page
+    ip.run_cell_magic("glm", f"{line} --fresh", "Please add 2 and 40")
+    assert len(chats(api)) == sent + 2 and ip.user_ns["seen"] == [(2, 40), (2, 40)]
+
+
+def test_a_search_cell_is_replayed_with_its_sources(ip, api):
+    ip.run_cell_magic("glm", "--search", "What is new in Python?")
+    first, sent = ip.user_ns["_glm"], len(chats(api))
+    ip.run_cell_magic("glm", "--search --replay -c notes", "What is new in Python?")
+    reply = ip.user_ns["_glm"]
+    assert len(chats(api)) == sent and reply.replayed == first.log_id
+    assert reply.sources == first.sources and len(reply.sources) == 3
+    page = final_html(ip)
+    assert "Sources (3)" in page and '<sup class="zm-ref">' in page and "replayed · 0 tokens" in page
+    ip.run_line_magic("glm", "history notes")  # the replayed answer keeps its sources there too
+    assert "Sources (3)" in ip.rec.calls[-1]["data"]["text/html"]

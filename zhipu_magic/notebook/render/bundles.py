@@ -35,6 +35,8 @@ def footer_text(reply: Reply) -> str:
     replayed = getattr(reply, "replayed", None)  # set by a replay from the call log
     if replayed is not None:
         parts.append(f"replayed · 0 tokens · log #{replayed}")
+        if getattr(reply, "tool_runs", None):  # the cards are the recorded calls: nothing ran again
+            parts.append("tool calls from the log, not run again")
     usage = reply.usage or {}
     if usage and replayed is None:
         tokens = f"{usage.get('prompt_tokens', '?')} in / {usage.get('completion_tokens', '?')} out"
