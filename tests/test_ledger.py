@@ -192,3 +192,32 @@ def test_prices_free_known_unknown_and_batch(monkeypatch):
     assert query.parse_since("2026-03-13") == "2026-03-13"
     with pytest.raises(ValueError):
         query.parse_since("last tuesday")
+
+
+def test_a_version_2_log_gains_the_extra_column_and_keeps_its_rows(make, tmp_path):
+    """Migration 3 adds ``extra`` (sources, tool cards) to a log written before it existed."""
+    path = tmp_path / db.FILENAME
+    old = sqlite3.connect(path, isolation_level=None)
+    columns = ", ".join(f"{c} {db.column_type(c)}" for c in records.COLUMNS if c != "extra")
+    old.execute(f"CREATE TABLE calls (id INTEGER PRIMARY KEY, {columns})")
+    db.MIGRATIONS[1](old)
+    old.execute("PRAGMA user_version = 2")
+    old.execute("INSERT INTO calls (model, answer, status, request_hash) VALUES ('m', 'old', 'ok', 'h')")
+    old.close()
+    book = db.Ledger(path)
+    answer, body = answered(make, "Tell me about owls")
+    answer.sources = [{"title": "Owls", "link": "https://example.org/owls"}]
+    answer.tool_runs = [
+        {"id": "c1", "function": {"name": "add"}, "args": {"a": 1}, "result": "2", "value": 2}
+    ]
+    row = records.make_record(answer, body, kind="tools", backend="local")
+    got = query.one(book, book.add(row))
+    extra = records.extra_in(got)
+    assert extra["sources"] == answer.sources and extra["tool_runs"][0]["result"] == "2"
+    assert "value" not in extra["tool_runs"][0]  # a Python value is not for the log
+    assert query.one(book, 1)["answer"] == "old" and records.extra_in(query.one(book, 1)) == {}
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 3
+    digest = row["request_hash"]
+    assert query.find_answer(book, digest)["id"] == got["id"]
+    assert query.find_answer(book, digest, kinds=("video",)) is None
+    assert query.find_answer(book, digest, kinds=("video", "tools"))["id"] == got["id"]
