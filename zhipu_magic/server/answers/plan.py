@@ -9,7 +9,6 @@ Pure functions of the request (the answer text comes from :mod:`.intents`), so t
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -123,33 +122,6 @@ HOSTILE = (
     "![x](https://example.com/x.png)\n\n"
     "https://example.com/bare-url\n"
 )
-
-
-def tool_call_for(tool: dict[str, Any], prompt: str, index: int = 0) -> dict[str, Any]:
-    """A tool call for a function tool, arguments filled from the prompt (JSON string, as on the wire)."""
-    fn = tool.get("function") or {}
-    params = fn.get("parameters") or {}
-    props = params.get("properties") or {}
-    wanted = params.get("required") or list(props)
-    # Proper nouns (capitalised, not opening a sentence) or CJK words make plausible arguments.
-    words = re.findall(r"(?<=[^\s.!?。！？]\s)[A-Z][a-zA-Z]+|[\u4e00-\u9fff]{2,}", prompt)
-    words = words or [topic_of(prompt)]
-    args: dict[str, Any] = {}
-    for i, name in enumerate(wanted):
-        kind = (props.get(name) or {}).get("type", "string")
-        if kind in ("integer", "number"):
-            args[name] = len(prompt) % 10 + 1
-        elif kind == "boolean":
-            args[name] = True
-        else:
-            args[name] = words[i % len(words)]
-    digest = hashlib.sha256((prompt + str(fn.get("name"))).encode()).hexdigest()[:24]
-    return {
-        "id": f"call_{digest}",
-        "index": index,
-        "type": "function",
-        "function": {"name": fn.get("name", "tool"), "arguments": json.dumps(args, ensure_ascii=False)},
-    }
 
 
 def embedding_for(text: str, dims: int) -> list[float]:
