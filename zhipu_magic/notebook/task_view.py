@@ -3,6 +3,8 @@
 One place for ``%%glm --async/--wait``, ``%glm wait ID`` and ``%glm result ID``, so a finished task
 looks the same whichever way it was fetched. ``-o NAME`` binds the answer (or the first video link);
 ``-o PATH`` (a ``/`` or a ``.`` in it) saves the video, or a chat answer as UTF-8 text, to that file.
+A Batch API job shows as its batch card (once final: one line of status, counts and where the output
+is); ``-o out.jsonl`` saves its output file, ``-o NAME`` binds its record.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from IPython.core.error import UsageError
 
 from ..api.download import atomic_file
 from ..api.errors import GLMError, NotFoundError
+from ..core.tasks.batches import is_batch
 from ..core.tasks.polling import wait_for_task
 from ..core.tasks.records import FAIL, SUCCESS, is_final, reply_from_record
 from ..core.tasks.store import TaskStore
@@ -25,7 +28,13 @@ from . import hints, render
 
 
 def show_submitted(task: Mapping[str, Any], client: Any) -> None:
-    """A submitted (or unfinished) task: its live card in a widget front end, else the static card."""
+    """A submitted (or unfinished) task: its live card in a widget front end, else the static card
+    (a batch: the batch card, with its counts and Cancel)."""
+    if is_batch(task):
+        from .widgets.batch_card import show_batch
+
+        show_batch(task, client)
+        return
     from .widgets import show_task  # ipywidgets loads here, on the first task shown, not at %load_ext
 
     show_task(task, client)
@@ -65,6 +74,9 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: Ou
     """A task record in a cell: the answer (bound to ``_glm`` and ``output``), the video card (its
     first URL bound to ``output``), the failure as an error, or a pending note. An ``output`` path
     gets the video (or the answer's text) saved to it."""
+    if is_batch(record):
+        show_batch_outcome(magics, record, client, output)
+        return
     task_id = str(record.get("id"))
     status = record.get("status")
     if status == FAIL:
@@ -102,6 +114,28 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: Ou
         save_text(reply.text, output)
     elif output:
         magics.bind(output, reply.text)
+
+
+def show_batch_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: Output = None) -> None:
+    """A batch in a cell: the live card while it runs; once final its static card (one line: status,
+    counts, where the output is). ``output``: a variable gets the record, a path the output file."""
+    batch_id = str(record.get("id"))
+    show_submitted(record, client)
+    if isinstance(output, Path):
+        file_id = record.get("output_file_id")
+        if not file_id:
+            status = record.get("status")
+            if is_final(status):
+                raise GLMError(f"batch {batch_id} ended {status} without an output file", hint="")
+            again = f"%glm wait {batch_id} -o {quote(str(output))}"
+            raise GLMError(f"batch {batch_id} has no output file yet ({status})", hint=f"{again} saves it")
+        replaced = output.exists()
+        data = client.file_content(str(file_id))
+        with atomic_file(output) as out:
+            out.write(data)
+        say_saved(output, len(data), replaced)
+    elif output:
+        magics.bind(output, dict(record))
 
 
 def save_text(text: str, path: Path) -> None:

@@ -1,6 +1,8 @@
 """``%glm result``, ``wait``, ``tasks``: async tasks, fetched afresh, waited for, or in a panel.
 
-``-o`` binds a variable, or (a ``/`` or a ``.`` in it) saves the video or the answer to a file.
+``-o`` binds a variable, or (a ``/`` or a ``.`` in it) saves the video or the answer to a file. A
+batch id (``batch_...``) works too: its card (status, counts, where the output is); ``-o out.jsonl``
+saves its output file, ``-o NAME`` binds its record.
 
 The task machinery (store, polling, threads) loads when one of these runs, not with ``%load_ext``.
 """
@@ -27,6 +29,12 @@ def _adopt(magics: Any, store: Any, client: Any, task_id: str, local: bool) -> d
     before anything is stored."""
     if store.get(task_id) is not None:
         return None
+    from ...core.tasks.batches import looks_like_batch_id, record_batch
+
+    if looks_like_batch_id(task_id):  # a batch from elsewhere: kept as a task from now on
+        batch = client.batch(task_id)
+        record_batch(store, batch, model="", prompt="", base_url=client.base_url, local=local)
+        return dict(batch)
     first = client.result(task_id)
     submitted = {k: v for k, v in first.items() if k != "task_status"}  # the status comes with its result
     store.record_submission(
@@ -50,6 +58,10 @@ def _fetch(store: Any, client: Any, task_id: str, fetched: dict[str, Any] | None
     from .. import render
 
     record = store.get(task_id) or {"id": task_id}
+    if record.get("kind") == "batch":  # its state now (the files stay where they are)
+        from ...core.tasks.batches import poll_batch
+
+        return record if fetched is not None else poll_batch(store, client, task_id)
     if fetched is None or not is_final(record.get("status")):  # else: adopted just now, and done
         capture = _Capture(client)
         try:
@@ -78,7 +90,8 @@ class _Capture:
 
 @command(
     "result",
-    "fetch a task afresh and show it (video links renewed); -o NAME binds it, -o video.mp4 saves it",
+    "fetch a task afresh and show it (video links renewed; a batch: status, counts, output file); "
+    "-o NAME binds it, -o video.mp4 saves it",
     TASK_ID,
     OUTPUT,
 )
@@ -111,6 +124,10 @@ def wait(magics: Any, args: Any) -> None:
     task_view.wait_and_show(magics, store, client, args.task_id, output)
 
 
-@command("tasks", "the task panel: submit chat or video tasks, Refresh, auto-refresh; tasks survive restarts")
+@command(
+    "tasks",
+    "the task panel: submit chat or video tasks, Refresh, auto-refresh, Cancel a batch; "
+    "tasks survive restarts",
+)
 def tasks(magics: Any, args: Any) -> None:
     magics.show_panel("task_panel")

@@ -19,9 +19,11 @@ from typing import Any
 import ipywidgets as W
 
 from ...api.errors import APIConnectionError, RateLimitError, ServerError, describe_error
+from ...core.tasks.batches import is_batch
 from ...core.tasks.polling import poll_task
 from ...core.tasks.store import TaskStore, get_store, is_final
 from .. import render
+from ..render.batch import batch_card_bundle
 from ..render.panels import (
     error_html,
     reopen_note_bundle,
@@ -37,7 +39,9 @@ BACKOFF = (1.0, 10.0)  # seconds: the first wait between automatic polls, and th
 
 def static_card(record: Mapping[str, Any]) -> dict[str, str]:
     """A finished task as a plain output (saved with the notebook); a video whose link no longer
-    answers says so in one line instead of showing a dead player."""
+    answers says so in one line instead of showing a dead player; a batch as its counts and files."""
+    if is_batch(record):
+        return batch_card_bundle(record)
     alive = all(reachable(u) for u in video_urls(record)) if record.get("kind") == "video" else None
     return task_card_bundle(record, reachable=alive)
 
@@ -115,8 +119,15 @@ class TaskCard(TextRepr, W.VBox):
     def update(self, record: Mapping[str, Any]) -> None:
         """Repaint from a record; a final record also becomes the saved static output."""
         self.record = dict(record)
-        self.header.value = task_header_html(self.record)
         final = is_final(self.record.get("status"))
+        self.paint(final)
+        if final and self._note_id is not None and not self._note_final:
+            self._note_final = True
+            show_updatable(self.reopen_note(), self._note_id)
+
+    def paint(self, final: bool) -> None:
+        """Header, body and buttons from ``self.record`` (a batch card paints its own)."""
+        self.header.value = task_header_html(self.record)
         alive = None
         if final and self.record.get("kind") == "video":
             alive = all(reachable(u) for u in video_urls(self.record))
@@ -124,9 +135,6 @@ class TaskCard(TextRepr, W.VBox):
         if self.body.value != body:
             self.body.value = body
         self.refresh_button.disabled = final
-        if final and self._note_id is not None and not self._note_final:
-            self._note_final = True
-            show_updatable(self.reopen_note(), self._note_id)
 
     def refresh(self, *, wait: bool = False) -> None:
         """Poll once on a worker thread (the click returns at once)."""

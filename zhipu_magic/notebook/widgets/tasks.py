@@ -1,5 +1,6 @@
 """The ``%glm tasks`` panel: submit chat/video tasks, list them newest first in a bounded scroll area
 (this notebook's or all), refresh all pending ones at once, auto-refresh, delete one, clear finished.
+Batch API jobs (``map(..., batch=True)``) are listed too, with their counts and a Cancel button.
 
 A view over the task store (:mod:`zhipu_magic.core.tasks`); its HTML comes from
 :mod:`..render.panels` (escaped; answers via ``reply_html``). The entry point is in :mod:`.widgets`.
@@ -16,8 +17,10 @@ import ipywidgets as W
 
 from ...api.errors import describe_error
 from ...core.session import notebook_key
+from ...core.tasks.batches import cancel_batch, is_batch
 from ...core.tasks.polling import AutoRefresher, refresh, submit_task
 from ...core.tasks.store import TaskStore, get_store, is_final
+from ..render.batch import batch_row_html
 from ..render.panels import task_row_html, video_urls
 from .base import Background, Panel, client_or_error, reachable
 
@@ -26,16 +29,33 @@ SCOPES = ("this notebook", "all")
 
 
 class TaskRow(W.HBox):
-    """One task in the list: its HTML (``value``, as before) and a delete button."""
+    """One task in the list: its HTML (``value``, as before), a delete button, and for a batch still
+    running a Cancel button (``on_cancel``)."""
 
-    def __init__(self, task_id: str, on_delete: Any) -> None:
+    def __init__(self, task_id: str, on_delete: Any, on_cancel: Any = None) -> None:
         self.task_id = task_id
         self.html = W.HTMLMath(layout=W.Layout(flex="1 1 auto", width="100%"))
         self.delete_button = W.Button(icon="trash", tooltip="Remove this task from the list")
         self.delete_button.layout.width = "36px"
         self.delete_button.add_class("zm-delete")
         self.delete_button.on_click(lambda _b: on_delete(task_id))
-        super().__init__([self.html, self.delete_button], layout=W.Layout(flex="0 0 auto", width="100%"))
+        self.cancel_button = W.Button(icon="stop", tooltip="Cancel this batch")
+        self.cancel_button.layout.width = "36px"
+        self.cancel_button.layout.display = "none"
+        self.cancel_button.add_class("zm-cancel")
+        if on_cancel is not None:
+            self.cancel_button.on_click(lambda _b: on_cancel(task_id))
+        buttons = [self.cancel_button, self.delete_button]
+        super().__init__([self.html, *buttons], layout=W.Layout(flex="0 0 auto", width="100%"))
+
+    def paint(self, record: Mapping[str, Any], now: float, alive: bool | None) -> None:
+        """The row's HTML, and Cancel shown only for a batch that can still be cancelled."""
+        if is_batch(record):
+            self.html.value = batch_row_html(record, now)
+            live = not is_final(record.get("status")) and record.get("status") != "cancelling"
+            self.cancel_button.layout.display = "" if live else "none"
+        else:
+            self.html.value = task_row_html(record, now, reachable=alive)
 
     @property
     def value(self) -> str:
@@ -169,6 +189,20 @@ class TaskPanel(Panel, W.VBox):
 
         self._worker.run(work, wait=wait)
 
+    def cancel(self, task_id: str, *, wait: bool = False) -> None:
+        """Cancel a batch (worker thread): the API moves it to cancelling, then cancelled."""
+        if not self._need_client():
+            return
+
+        def work() -> None:
+            rec = cancel_batch(self.store, self.client, task_id)
+            self._say(f"batch {task_id}: {rec.get('status')}")
+            self.redraw()
+            if self.auto.value:
+                self._auto.start()
+
+        self._worker.run(work, wait=wait)
+
     def delete(self, task_id: str) -> None:
         """Remove one task from the list (and the store)."""
         self.store.delete(task_id)
@@ -248,8 +282,8 @@ class TaskPanel(Panel, W.VBox):
                 key = (rec.get("status"), rec.get("updated"), rec.get("last_error"), age, alive)
                 cached = self._row_cache.get(rec["id"])
                 if cached is None or cached[0] != key:
-                    row = cached[1] if cached else TaskRow(rec["id"], self.delete)
-                    row.html.value = task_row_html(rec, now, reachable=alive)
+                    row = cached[1] if cached else TaskRow(rec["id"], self.delete, self.cancel)
+                    row.paint(rec, now, alive)
                     self._row_cache[rec["id"]] = (key, row)
                 children.append(self._row_cache[rec["id"]][1])
             if len(records) > MAX_ROWS:

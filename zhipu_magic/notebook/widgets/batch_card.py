@@ -1,0 +1,99 @@
+"""The card of a Batch API job: its status (validating, in progress, finalizing, completed, failed,
+expired, cancelling, cancelled), ``request_counts`` as a bar (completed / failed / total), where the
+output is, Refresh and Cancel.
+
+A :class:`~.card.TaskCard` that paints a batch record (:mod:`zhipu_magic.core.tasks.batches`): it
+polls by itself like the task card (1 s, 2 s, 4 s, 8 s, then every 10 s) until the batch is final,
+and its note output becomes the static card then, so a reopened notebook shows the counts and
+files instead of "model not found". Cancel asks the API (``POST batches/{id}/cancel``) on a worker
+thread; the card follows the batch through ``cancelling`` to ``cancelled``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as W
+
+from ...core.tasks.batches import cancel_batch
+from ...core.tasks.store import TaskStore, get_store, is_final
+from .. import render
+from ..render.batch import batch_body_html, batch_card_bundle, batch_header_html
+from ..render.panels import reopen_note_bundle
+from .card import BACKOFF, TaskCard
+
+NO_CANCEL = ("cancelling",)  # already asked; final statuses cannot be cancelled either
+
+
+class BatchCard(TaskCard):
+    """One batch: status badge, counts bar, output and error files, Refresh, Cancel."""
+
+    def __init__(
+        self,
+        batch: Mapping[str, Any] | str,
+        client: Any,
+        store: TaskStore | None = None,
+        *,
+        auto: bool = True,
+        backoff: tuple[float, float] = BACKOFF,
+    ) -> None:
+        self.cancel_button = W.Button(description="Cancel", icon="stop", tooltip="Cancel this batch")
+        self.cancel_button.layout.width = "auto"
+        super().__init__(batch, client, store, auto=auto, backoff=backoff)
+        self.add_class("zm-batch-card")
+        top = self.children[0]
+        top.children = (*top.children, self.cancel_button)
+        self.cancel_button.on_click(lambda _b: self.cancel())
+
+    def plain_text(self) -> str:
+        return batch_card_bundle(self.record)["text/plain"]
+
+    def reopen_note(self) -> dict[str, str]:
+        """Beside the live card: one line while the batch runs, the static card once it is final."""
+        if is_final(self.record.get("status")):
+            return reopen_note_bundle(self.plain_text(), batch_card_bundle(self.record)["text/html"])
+        batch_id = self.record.get("id")
+        return reopen_note_bundle(
+            f"batch {batch_id} was still running when this was saved: %glm result {batch_id} shows it"
+        )
+
+    def paint(self, final: bool) -> None:
+        self.header.value = batch_header_html(self.record)
+        body = batch_body_html(self.record)
+        if self.body.value != body:
+            self.body.value = body
+        self.refresh_button.disabled = final
+        self.cancel_button.disabled = final or self.record.get("status") in NO_CANCEL
+
+    def cancel(self, *, wait: bool = False) -> None:
+        """Ask the API to cancel the batch (worker thread; the click returns at once)."""
+
+        def work() -> None:
+            self.cancel_button.description = "Cancelling\u2026"
+            try:
+                self.message.value = ""
+                self.update(cancel_batch(self.store, self.client, str(self.record["id"])))
+            finally:
+                self.cancel_button.description = "Cancel"
+
+        self._worker.run(work, wait=wait)
+
+
+def show_batch(
+    batch: Mapping[str, Any] | str, client: Any, store: TaskStore | None = None
+) -> BatchCard | None:
+    """Display a batch: a finished one as a plain output (saved with the notebook); an unfinished one
+    as the live card in a widget front end, the static card elsewhere."""
+    store = store or get_store()
+    batch_id = str(batch["id"] if isinstance(batch, Mapping) else batch)
+    record = store.get(batch_id) or (dict(batch) if isinstance(batch, Mapping) else {"id": batch_id})
+    if is_final(record.get("status")) or not render.is_rich_frontend():
+        render.show(batch_card_bundle(record))
+        return None
+    card = BatchCard(record, client, store)
+    render.show_object(card)
+    return card
+
+
+__all__ = ["BatchCard", "show_batch"]
