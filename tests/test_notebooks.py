@@ -245,6 +245,29 @@ def check_notebook_context(nb, mode: str) -> None:
     assert len(drawn) == 1 and base64.b64decode(drawn[0].data["image/png"]).startswith(b"\x89PNG")
 
 
+def check_prompts_over_data(nb, mode: str) -> None:
+    widget = "application/vnd.jupyter.widget-view+json"
+    template = "Classify the sentiment"
+    first, rerun = [c for c in _code_cells(nb) if c.source.startswith("%%glm --map reviews -o reviews.label")]
+    for cell in (first, rerun):  # the live widget became one static progress output, saved
+        shown = [o.data for o in cell.outputs if o.output_type == "display_data"]
+        (progress,) = [d for d in shown if widget in d or 'class="zm-map' in d.get("text/html", "")]
+        assert widget not in progress and "finished after" in progress["text/plain"]
+    assert "8/8" not in _text(first) and "7/8 done, 1 failed;" in _text(first)
+    assert "(7 from the call log)" in _text(rerun)
+    table = _text(_code_cells(nb)[3])  # `reviews` after the first run
+    assert table.count(template[:20]) == 7 and "BadRequestError" in table  # aligned, error in its row
+    assert "row 5: BadRequestError (code 1214, HTTP 400)" in _text(_cell(nb, "result = "))
+    assert "rows from the call log: 7\nrows sent: 1" in _text(_cell(nb, "again = "))
+    assert "7/8 rows answered, 1 failed" in _text(_cell(nb, "import zhipu_magic"))
+    batch = _cell(nb, "%%glm --map reviews --batch")
+    assert "7/8 done, 1 failed;" in _text(batch) and "concurrency" not in _text(batch)
+    shown = _text(_cell(nb, 'print(_glm.attrs["glm_map"].summary())\nreviews[['))
+    assert "7/8 rows answered, 1 failed" in shown and "batch_error" in shown
+    assert "1 failed, 7 from the call log" in _text(_cell(nb, "summaries = "))
+    assert not any(widget in o.get("data", {}) for c in _code_cells(nb) for o in c.outputs)
+
+
 CHECKS = {
     "01_quickstart": check_quickstart,
     "02_conversations_and_variables": check_conversations,
@@ -253,6 +276,7 @@ CHECKS = {
     "05_python_client": check_python_client,
     "06_errors_and_limits": check_errors,
     "07_notebook_context": check_notebook_context,
+    "08_prompts_over_data": check_prompts_over_data,
     "09_tools_and_search": check_tools_and_search,
     "10_log_cost_replay": check_log_cost_replay,
 }

@@ -29,10 +29,12 @@ def progress_text(p: Any) -> str:
     if p.from_record:
         head += f" ({p.from_record:,} from the call log)"
     moving = f"{p.in_flight} in flight, " if not p.finished else ""
-    tail = (
-        f"{moving}{p.rows_per_s:.1f} rows/s, tokens {p.prompt_tokens:,} in / "
-        f"{p.completion_tokens:,} out, concurrency {p.concurrency:.1f}"
-    )
+    rate = p.rows_per_s
+    if not rate and p.finished and p.elapsed > 0:  # the Batch API reports no rate while it runs
+        rate = (p.done + p.failed - p.from_record) / p.elapsed
+    tail = f"{moving}{rate:.1f} rows/s, tokens {p.prompt_tokens:,} in / {p.completion_tokens:,} out"
+    if p.concurrency > 0:  # none for a batch
+        tail += f", concurrency {p.concurrency:.1f}"
     if p.finished:
         return f"{head}; {tail}; {ending(p)} after {duration(p.elapsed)}"
     return f"{head}; {tail}; ETA {duration(p.eta)}"
