@@ -163,3 +163,49 @@ def test_cancel_moves_a_batch_to_cancelled(server, make) -> None:
     done = wait_for_task(store, client, rec["id"], sleep=lambda s: time.sleep(0.02))
     assert done["status"] == "cancelled" and done["finished"]
     assert any(r.path.endswith(f"/batches/{rec['id']}/cancel") for r in server.requests)
+
+
+# -- in a cell, and across processes ----------------------------------------------------------------
+def test_an_interrupted_batch_cell_says_how_to_collect_and_its_rerun_collects(ip, api) -> None:
+    ip.user_ns["words"] = [f"w{i} {SLOW}" for i in range(8)]
+    ip.rec.interrupt_on_update = 1  # Ctrl-C while the progress display waits for the batch
+    ip.run_cell_magic("glm", "--map words --batch -o out", "echo: {}")
+    [rec] = get_store().list()
+    stopped = ip.user_ns["out"].stopped
+    assert stopped == f"interrupted: batch {rec['id']} runs on; run the same call again to collect it"
+    assert stopped in ip.rec.final()[-1]["text/plain"] and created(api) == 1
+    ip.run_cell_magic("glm", "--map words --batch -o out", "echo: {}")
+    assert list(ip.user_ns["out"]) == [f"w{i}" for i in range(8)] and created(api) == 1
+    assert get_store().get(rec["id"])["collected"] is True
+
+
+COLLECT = """
+import json, sys
+from zhipu_magic.core.mapping import map_rows
+calls = []
+def progress(p):
+    calls.append(p)
+    if sys.argv[1] == "interrupt" and len(calls) == 1:
+        raise KeyboardInterrupt
+out = map_rows("echo: {}", [f"k{i} [[fault:slow_first:0.3]]" for i in range(6)], batch=True, batch_poll=0.05,
+               progress=progress)
+print(json.dumps([out.stopped, list(map(str, out))]))
+"""
+
+
+def test_a_new_process_collects_the_batch_an_interrupted_one_left(api, tmp_path) -> None:
+    """A kernel restart for real: the first process is interrupted while its batch runs and exits;
+    a second process (same home, same call) collects that batch; the server sees one batch."""
+    import os
+    import subprocess
+    import sys
+
+    def run(mode: str) -> list:
+        done = subprocess.run([sys.executable, "-c", COLLECT, mode], env=dict(os.environ),
+                              capture_output=True, text=True, check=True, timeout=60)  # fmt: skip
+        return json.loads(done.stdout.splitlines()[-1])
+
+    runs = [run("interrupt"), run("collect")]
+    assert runs[0][0].startswith("interrupted: batch batch_") and runs[1][0] is None
+    assert runs[1][1] == [f"k{i}" for i in range(6)]
+    assert (created(api), uploads(api)) == (1, 1)
