@@ -145,3 +145,17 @@ def test_cell_map_batch_goes_through_the_batch_api(ip, api):
     assert "3/3 done" in ip.rec.final()[-1]["text/plain"]
     with pytest.raises(UsageError, match="go with --map"):
         ip.run_cell_magic("glm", "--batch", "echo: x")
+
+
+def test_without_a_kernel_that_routes_clicks_early_there_is_no_stop_button(ip, api):
+    """A Stop the busy shell could only see after the run would be a lie: in a shell whose comms
+    cannot report a click early (here: no kernel) the progress stays the plain in-place output."""
+    from zhipu_magic.core.mapping import map_rows
+
+    view = ProgressView(rich=True, stop_button=True)  # asked for, but this shell's comms are dummies
+
+    map_rows("echo: {}", [f"[[fault:slow_first:0.05]] u{i}" for i in range(12)], client=api.client(),
+             concurrency=2, progress=view, stop=view.stop_event)  # fmt: skip
+    bundles = [c["data"] for c in ip.rec.calls]
+    assert bundles and not any("application/vnd.jupyter.widget-view+json" in b for b in bundles)
+    assert view.control is None and "12/12 done" in ip.rec.final()[-1]["text/plain"]
