@@ -256,3 +256,14 @@ def test_an_answer_from_the_local_server_costs_nothing(ip, monkeypatch):
     ip.run_line_magic("glm", "usage")
     assert "unknown" not in shown(ip)
     assert query.recent(get_ledger(), 1)[0]["cost"] == 0.0
+
+
+def test_log_id_shows_the_sources_and_tool_cards_of_a_call(ip, api):
+    ip.run_cell("def add(a: int, b: int) -> int:\n    return a + b")
+    ip.run_cell_magic("glm", "--tools add", "Please add 2 and 40")
+    ip.run_line_magic("glm", f"log {ip.user_ns['_glm'].log_id}")
+    assert '"tool_runs": [' in shown(ip) and '"result": "42"' in shown(ip)
+    ip.run_cell_magic("glm", "--search", "What is new in Python?")
+    reply = ip.user_ns["_glm"]
+    ip.run_line_magic("glm", f"log {reply.log_id}")
+    assert reply.sources and all(s["link"] in shown(ip) for s in reply.sources)

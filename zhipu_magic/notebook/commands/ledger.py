@@ -69,10 +69,11 @@ def _show_one(ledger: Any, log_id: int) -> None:
     row = query.one(ledger, log_id)
     if row is None:
         raise UsageError(f"no call {log_id} in the log (%glm log lists them)")
-    try:
-        row["request"] = json.dumps(json.loads(row["request"] or "null"), ensure_ascii=False, indent=1)
-    except ValueError:
-        pass
+    for name in ("request", "extra"):  # the request, and the sources / tool cards, as indented JSON
+        try:
+            row[name] = json.dumps(json.loads(row.get(name) or "null"), ensure_ascii=False, indent=1)
+        except ValueError:
+            pass
     rows = [[name, "" if value is None else value] for name, value in row.items()]
     render.show(render.table_bundle(["field", "value"], rows, title=f"Call {log_id}"))
 
