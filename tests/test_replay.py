@@ -171,3 +171,22 @@ def test_a_tool_cell_replayed_after_a_kernel_restart_runs_nothing(ip, api, canar
     assert out.returncode == 0, out.stderr
     assert f"REPLAYED {log_id} 42" in out.stdout and "CALLED" not in out.stdout
     assert "tool calls from the log" in out.stdout and len(api.requests) == before
+
+
+def test_a_task_too_big_to_keep_its_body_is_still_logged_under_its_hash(ip, api):
+    """A submitted body over the task record's limit is not copied into the record; its hash is, so
+    the answer is still logged under the submitted request and replayed."""
+    from zhipu_magic.core.ledger.records import MAX_KEPT_REQUEST
+    from zhipu_magic.core.tasks import get_store
+
+    ip.run_line_magic("glm", f"config value_limit={MAX_KEPT_REQUEST * 2}")
+    ip.user_ns["notes"] = "tea " * (MAX_KEPT_REQUEST // 4 + 10)
+    ip.run_cell_magic("glm", "--async", "Summarise these notes: {notes}")
+    task_id = ip.user_ns["_glm"].task_id
+    kept = get_store().get(task_id)
+    assert "request" not in kept and kept["request_hash"]
+    row = finish(ip, task_id)
+    assert row["request_hash"] == kept["request_hash"]
+    before = submits(api)
+    ip.run_cell_magic("glm", "--async --replay", "Summarise these notes: {notes}")
+    assert submits(api) == before and ip.user_ns["_glm"].replayed == row["id"]
