@@ -45,7 +45,7 @@ def inert(html: str) -> bool:
 
 def test_the_card_polls_by_itself_until_completed(server, make) -> None:
     client = make()
-    rec = submitted(client, [f"echo: c{i}" for i in range(6)])
+    rec = submitted(client, [f"echo: c{i} {SLOW}" for i in range(6)])  # long enough for a few polls
     card = BatchCard(rec, client, backoff=(0.02, 0.05))
     assert "validating" in card.header.value and not card.cancel_button.disabled
     card.poller.join(10)
