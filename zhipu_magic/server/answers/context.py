@@ -7,6 +7,7 @@
   honest about how little the server speaks it), a pirate (Arr!).
 - JSON mode: an object with exactly the keys the prompt (or the system prompt) names (:mod:`.json_keys`).
 - A long story is long: five paragraphs.
+- Data, an error or images in the prompt: what arrived, read back (:mod:`.received`).
 
 Deterministic: the same request gives the same answer. :mod:`.plan` builds a :class:`Talk` from the
 messages and calls :func:`reply_for` or :func:`json_reply_for`.
@@ -17,11 +18,13 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from . import recall
 from . import templates as T
 from .intents import answer_for, intent_of, is_chinese, json_answer_for
 from .json_keys import keyed_json, requested_keys
+from .received import received_answer
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class Talk:
     earlier: tuple[str, ...] = ()  # the user messages before it, oldest first
     replies: tuple[str, ...] = ()  # the assistant messages, oldest first
     system: str = ""  # the system messages, joined
+    images: tuple[Any, ...] = ()  # the image_url parts of the last user message (vision models)
 
     @property
     def turn(self) -> int:
@@ -67,7 +71,8 @@ def reply_for(talk: Talk, *, model: str) -> str:
     if p.lower().startswith("echo:"):
         return answer_for(p, model=model)
     text = (
-        recall.fact_answer(p, talk.earlier)
+        received_answer(p, talk.images)  # data, an error or images: what arrived, not an opinion
+        or recall.fact_answer(p, talk.earlier)
         or recall.conversation_answer(p, talk.earlier)
         or recall.reference_answer(p, talk.replies)
         or recall.follow_up_answer(p, talk.earlier, model)

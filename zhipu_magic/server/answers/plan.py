@@ -74,7 +74,9 @@ def parse_directives(text: str, enabled: bool = True) -> tuple[str, Directives]:
             except ValueError:
                 d.errors.append(f"interval:{value[:MAX_ARG]}")
     clean = _DIRECTIVE.sub("", text)
-    clean = re.sub(r"[ \t]{2,}", " ", clean).strip()
+    if clean != text:  # the spaces around a directive taken out; a prompt without one keeps its own
+        clean = re.sub(r"[ \t]{2,}", " ", clean)
+    clean = clean.strip()
     return clean, d
 
 
@@ -210,7 +212,9 @@ def plan_reply(
     last = messages[-1]
     last_user = next(m for m in reversed(messages) if m.get("role") == "user")
     replies = tuple(text_of(m.get("content")) for m in messages if m.get("role") == "assistant")
-    talk = Talk(prompt, tuple(parse_directives(u)[0] for u in users[:-1]), replies, system)
+    parts = last_user.get("content") if info.vision and isinstance(last_user.get("content"), list) else []
+    images = tuple(p for p in parts if isinstance(p, dict) and p.get("type") == "image_url")
+    talk = Talk(prompt, tuple(parse_directives(u)[0] for u in users[:-1]), replies, system, images)
     if d.fault("hostile"):
         text = HOSTILE
     elif rf.get("type") == "json_object":
