@@ -70,6 +70,30 @@ def test_fix_code_puts_the_fixed_cell_below(ip, api):
     compile(ip.rl_next_input, "<next input>", "exec")
 
 
+def test_fix_offline_names_the_error_and_guards_the_division(ip, api):
+    """Without a model, the local server still answers about what it was sent: the exception, the
+    failing line, and the corrected cell (what --code puts below)."""
+    number = fail_a_cell(ip)
+    ip.run_line_magic("glm", "fix")
+    answer = ip.user_ns["_glm"].text
+    assert answer.startswith("## 🔧 ZeroDivisionError: division by zero")
+    assert (
+        f"In [{number}], line 3:" in answer and "`average = total / count  # {not a placeholder}`" in answer
+    )
+    assert "the divisor `count` is 0" in answer
+    shown = ip.rec.final()[-1]["text/plain"]
+    assert "ZeroDivisionError: division by zero" in shown and "if count != 0:" in shown
+    ip.run_line_magic("glm", "fix --code")
+    fixed = ip.rl_next_input
+    assert fixed == (
+        "total = 10\ncount = 0\nif count != 0:\n    average = total / count  # {not a placeholder}\nelse:\n"
+        '    average = float("nan")  # count is 0: nothing to divide by'
+    )
+    namespace: dict = {}
+    exec(compile(fixed, "<next input>", "exec"), namespace)  # the fixed cell runs
+    assert namespace["average"] != namespace["average"]  # NaN: nothing to divide by
+
+
 def test_no_error_yet_is_one_line(shell):
     shell.run_line_magic("load_ext", "zhipu_magic")
     try:

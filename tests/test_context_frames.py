@@ -42,6 +42,24 @@ def test_a_10000_row_frame_is_described_within_budget_over_http(ip, api):
     assert "city 36" not in sent  # only the first rows, not the whole frame
 
 
+def test_the_offline_answer_reads_the_frame_back(ip, api):
+    """Without a model, the local server answers with what it read in the description: the frame's
+    name, shape, columns with dtypes and nulls, numeric ranges, the first row."""
+    ip.user_ns["df"] = big_frame()
+    ip.run_cell_magic("glm", "", "What stands out in this data? {df}")
+    answer = ip.user_ns["_glm"].text
+    first = answer.splitlines()[0]
+    assert first == "## 📊 `df`: a pandas DataFrame, 10,000 rows x 4 columns · 收到了"
+    assert "“What stands out in this data?”" in answer
+    assert "`city`: str, no nulls" in answer or "`city`: object, no nulls" in answer
+    assert "`rainfall_mm`: float64, **1,000 nulls** (10.0% of the rows)" in answer
+    assert "`sunny`: bool, no nulls" in answer and "Most nulls: `rainfall_mm` (1,000)." in answer
+    assert "| temperature | 0 | 499.95 | 999.9 |" in answer  # from the describe() it was sent
+    assert "city = `city 0`, temperature = `0`, rainfall_mm = `nan`, sunny = `True`" in answer
+    assert "Key points" not in answer and "```" not in answer
+    assert "rainfall_mm" in ip.rec.final()[-1]["text/plain"]  # and the cell shows it
+
+
 def test_a_small_budget_cuts_with_a_note_shown_and_sent(ip, api):
     ip.user_ns["wide"] = pd.DataFrame({f"col{i}": range(50) for i in range(120)})
     ip.run_line_magic("config", "GLMMagics.frame_budget = 300")
