@@ -219,6 +219,10 @@ CELLS_DONE_JS = """(n) => {
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')];
   return prompts.length >= n && prompts.slice(0, n).every(p => /\\[\\d+\\]/.test(p.innerText)); }"""
 
+WIDGET_ERRORS_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]
+  .filter(n => n.offsetParent !== null && /Error displaying widget|Loading widget/.test(n.innerText))
+  .map(n => n.innerText)"""
+
 
 class Lab:
     """Helpers bound to one page and the session's server."""
@@ -313,6 +317,26 @@ class Lab:
 
     def cell(self, i: int) -> Any:
         return self.page.locator(".jp-Notebook .jp-Cell").nth(i)
+
+    def untrusted_copy(self, name: str) -> str:
+        """A copy of the saved ``name`` as someone else would open it: its signature no longer
+        matches (one metadata field differs), so the front end sanitizes its HTML outputs."""
+        import nbformat
+
+        nb = nbformat.read(str(self.root / name), as_version=4)
+        nb.metadata["shared_copy"] = True
+        copy = f"shared-{name}"
+        nbformat.write(nb, str(self.root / copy))
+        return copy
+
+    def widget_errors(self) -> list[str]:
+        """The visible outputs that read "Error displaying widget" or "Loading widget" (a widget
+        saved without its kernel; call after the widget manager had ~3 s to give up)."""
+        return self.page.evaluate(WIDGET_ERRORS_JS)
+
+    def js_flag(self, name: str) -> Any:
+        """``window[name]`` in the page (a hostile payload would set it if it ever ran)."""
+        return self.page.evaluate("(n) => window[n] ?? null", name)
 
     def screenshot(self, name: str, locator: Any = None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
