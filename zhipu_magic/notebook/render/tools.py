@@ -2,7 +2,8 @@
 
 - ``[ref_N]`` (or ``【ref_N】``) in the rendered answer becomes a superscript link to the N-th source;
   a marker with no source stays as text.
-- Sources: a collapsible "Sources" list under the answer (title, site, date); only an http(s) link
+- Sources: a collapsible "Sources" list under the answer (title, site, date), open at first: JupyterLab
+  scrolls to a marker's target itself and cannot reach one inside a closed list. Only an http(s) link
   with a host is live, anything else is shown as text. Every string is escaped.
 - Each tool call: a collapsible card with the function name, the arguments, the result (truncated),
   the time taken and an error marker.
@@ -24,6 +25,9 @@ _ID = re.compile(r"[^A-Za-z0-9]")
 _UNSAFE = re.compile(r"[\x00-\x20\x7f\\]")
 MAX_SHOWN = 1000  # characters of a result or arguments shown on a card
 MAX_TITLE = 200
+# A card's frame, set apart from the answer under it; plain colours (no CSS variables) so that a
+# sanitized copy of the notebook (opened untrusted) keeps it too.
+_CARD = "border:1px solid rgba(128,128,128,0.35);border-radius:4px;padding:2px 8px;margin:4px 0"
 
 
 def live_link(url: Any) -> str | None:
@@ -62,7 +66,7 @@ def cite_html(html: str, reply: Any) -> str:
 
 
 def sources_html(reply: Any) -> str:
-    """The collapsible "Sources" list, or "" without sources."""
+    """The collapsible "Sources" list (open, so the markers lead somewhere), or "" without sources."""
     sources = getattr(reply, "sources", None) or []
     if not sources:
         return ""
@@ -81,7 +85,7 @@ def sources_html(reply: Any) -> str:
         extra = f' <span style="opacity:0.7">{meta}</span>' if meta else ""
         items.append(f'<li id="{prefix}-{n}">{head}{shown}{extra}</li>')
     return (
-        f'<details class="zm-sources tex2jax_ignore"><summary>Sources ({len(sources)})</summary>'
+        f'<details class="zm-sources tex2jax_ignore" open><summary>Sources ({len(sources)})</summary>'
         f"<ol>{''.join(items)}</ol></details>"
     )
 
@@ -118,7 +122,7 @@ def card_html(record: dict[str, Any]) -> str:
         body.append('<div style="opacity:0.8">result</div>')
         body.append(f'<pre class="zm-tool-result">{escape(_cut(str(record.get("result") or "")))}</pre>')
     return (
-        f'<details class="zm-tool{" zm-tool-failed" if error else ""} tex2jax_ignore">'
+        f'<details class="zm-tool{" zm-tool-failed" if error else ""} tex2jax_ignore" style="{_CARD}">'
         f"<summary>{mark} <code>{name}</code> · {escape(status)}</summary>{''.join(body)}</details>"
     )
 
