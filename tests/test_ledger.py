@@ -216,7 +216,7 @@ def test_a_version_2_log_gains_the_extra_column_and_keeps_its_rows(make, tmp_pat
     assert extra["sources"] == answer.sources and extra["tool_runs"][0]["result"] == "2"
     assert "value" not in extra["tool_runs"][0]  # a Python value is not for the log
     assert query.one(book, 1)["answer"] == "old" and records.extra_in(query.one(book, 1)) == {}
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 3
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == db.SCHEMA_VERSION == 4
     digest = row["request_hash"]
     assert query.find_answer(book, digest)["id"] == got["id"]
     assert query.find_answer(book, digest, kinds=("video",)) is None

@@ -35,6 +35,7 @@ def show_submitted(task: Mapping[str, Any], client: Any) -> None:
 
         show_batch(task, client)
         return
+    stamp_context(task)  # before the card's first poll, which may log it
     from .widgets import show_task  # ipywidgets loads here, on the first task shown, not at %load_ext
 
     show_task(task, client)
@@ -61,6 +62,7 @@ def wait_and_show(magics: Any, store: TaskStore, client: Any, task_id: str, outp
 
     An interrupt stops the waiting, not the task: ``%glm wait ID`` resumes it.
     """
+    stamp_context(store.get(task_id) or {"id": task_id}, magics)
     try:
         record = wait_for_task(store, client, task_id)
     except KeyboardInterrupt as exc:
@@ -80,6 +82,7 @@ def show_outcome(magics: Any, record: Mapping[str, Any], client: Any, output: Ou
     task_id = str(record.get("id"))
     status = record.get("status")
     if status == FAIL:
+        log_task(magics, record, SimpleNamespace())
         raise GLMError(
             f"task {task_id} failed: {record.get('error')}", hint="submit it again (%%glm --async)"
         )
@@ -173,29 +176,49 @@ def say_saved(path: Path, size: int, replaced: bool) -> None:
     render.show(render.text_bundle(f"Saved {amount} to {path}{note}"))
 
 
-def log_task(magics: Any, record: Mapping[str, Any], answer: Any) -> None:
-    """A finished task in the call log, once (fetching it again records nothing new)."""
-    if not magics.log:
+def stamp_context(record: Mapping[str, Any], magics: Any = None) -> None:
+    """Keep the cell that submitted (or waits for) a task on its record: its call-log row may be made
+    later, by a card's poll on another thread, and names that cell and notebook."""
+    magics = magics if magics is not None else _magics()
+    if magics is None:
         return
-    from ..api import inprocess
-    from ..core.ledger import get_ledger
-    from ..core.ledger.query import has_task
+    sync_log_switch(magics)
+    if is_batch(record) or record.get("log_context") or is_final(record.get("status")):
+        return
+    context = {"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}
+    if any(context.values()):
+        from ..core.tasks.store import get_store
 
-    task_id = str(record.get("id"))
-    try:
-        if has_task(get_ledger(), task_id):
-            return
-    except Exception:  # the log never breaks a cell
-        return
-    kind = "video" if record.get("kind") == "video" else "async"
-    body = {
-        "model": record.get("model"),
-        "messages": [{"role": "user", "content": record.get("prompt") or ""}],
-    }
-    if kind == "video":
-        body = {"model": record.get("model"), "prompt": record.get("prompt") or ""}
-    body = record["request"] if isinstance(record.get("request"), dict) else body  # what was submitted
-    asked = {"request_hash": record["request_hash"]} if isinstance(record.get("request_hash"), str) else {}
-    base_url = record.get("base_url")
-    local = bool(record.get("local")) or inprocess.is_local(base_url)
-    magics.log_call(answer, body, kind=kind, local=local, base_url=base_url, task_id=task_id, **asked)
+        get_store().put({"id": str(record["id"]), "log_context": context})
+
+
+def sync_log_switch(magics: Any) -> None:
+    """Tell the call log this shell's ``log`` setting before a card may log from its own thread:
+    ``%glm config log=off`` on a fresh shell changes no trait value as traitlets sees it (its
+    static default is False too), so the ``log`` observer never ran."""
+    from ..core import ledger
+
+    ledger.set_logging(bool(magics.log))
+
+
+def _magics() -> Any:
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return shell.magics_manager.registry.get("GLMMagics") if shell is not None else None
+
+
+def log_task(magics: Any, record: Mapping[str, Any], answer: Any) -> None:
+    """A finished task in the call log, once, through the one path every poll takes
+    (:func:`zhipu_magic.core.tasks.logbook.log_finished`: already there when a poll finished it);
+    ``answer`` gets its ``log_id`` and the provenance its output saves."""
+    from ..core.ledger.records import provenance
+    from ..core.tasks.logbook import log_finished, task_body
+    from ..core.tasks.store import get_store
+
+    sync_log_switch(magics)
+    if magics.log:
+        context = {"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}
+        record = log_finished(get_store(), dict(record), **context)
+    answer.log_id, answer.replayed = record.get("log_id"), None
+    answer.provenance = provenance(answer, task_body(record), answer.log_id)

@@ -70,12 +70,15 @@ def record(
     kind: str,
     local: bool = False,
     base_url: str | None = None,
+    once_per_task: bool = False,
     **context: Any,
 ) -> int | None:
     """Record one call (``answer``: an ``Answer``/``Reply``; ``body``: the request JSON) and return its
     log id; ``None`` when logging is off or the record could not be made (one warning, never raised).
 
     ``context`` fills other columns: ``conversation``, ``cell_id``, ``notebook``, ``task_id``...
+    ``once_per_task``: when a row of the same ``task_id`` is already there, nothing is added and its
+    id is returned (checked in the insert's own transaction, so two kernels cannot both add one).
     The chat panel: ``record(reply, request.body, kind="chat_panel", local=local,
     base_url=client.base_url, conversation=name)``.
     """
@@ -85,7 +88,7 @@ def record(
 
     try:
         row = make_record(answer, body, kind=kind, backend=backend_name(base_url, local), **context)
-        return get_ledger().add(row)
+        return get_ledger().add(row, once_per_task=once_per_task)
     except Exception as exc:  # the log must never break a cell
         warnings.warn(f"this call was not logged ({type(exc).__name__}: {exc})", stacklevel=2)
         return None

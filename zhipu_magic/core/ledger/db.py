@@ -67,8 +67,16 @@ def _add_extra(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE calls ADD COLUMN extra TEXT")
 
 
+def _index_tasks(conn: sqlite3.Connection) -> None:
+    """Version 4: an index on ``task_id``: a finished task is looked up there before it is logged
+    (once per task), at every poll that finishes one."""
+    conn.execute("CREATE INDEX IF NOT EXISTS calls_task ON calls (task_id)")
+
+
 #: Migration ``n`` brings the schema from version ``n`` to ``n + 1``. Append, never edit.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_calls, _create_search, _add_extra)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_calls, _create_search, _add_extra, _index_tasks,
+)  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -172,24 +180,36 @@ class Ledger:
                 pass
         self._conn = open_database(None)
 
-    def add(self, record: Mapping[str, Any]) -> int:
-        """Store one record in one short transaction; returns its id (its log id)."""
+    def add(self, record: Mapping[str, Any], *, once_per_task: bool = False) -> int:
+        """Store one record in one short transaction; returns its id (its log id).
+
+        ``once_per_task``: a record whose ``task_id`` already has a row is not added; that row's id is
+        returned. The check runs inside the insert's ``BEGIN IMMEDIATE``, so it holds across kernels.
+        """
         names = [name for name in COLUMNS if name in record]
         sql = f"INSERT INTO calls ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         values = [record[name] for name in names]
+        task_id = record.get("task_id") if once_per_task else None
         with self._lock:
             try:
-                return self._insert(self._connection(), sql, values)
+                return self._insert(self._connection(), sql, values, task_id)
             except (sqlite3.Error, OSError) as exc:
                 if self.in_memory:
                     raise
                 self._fall_back(exc)
-                return self._insert(self._connection(), sql, values)
+                return self._insert(self._connection(), sql, values, task_id)
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, sql: str, values: Sequence[Any]) -> int:
+    def _insert(conn: sqlite3.Connection, sql: str, values: Sequence[Any], task_id: Any = None) -> int:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if task_id is not None:
+                found = conn.execute(
+                    "SELECT id FROM calls WHERE task_id = ? LIMIT 1", [str(task_id)]
+                ).fetchone()
+                if found is not None:
+                    conn.execute("COMMIT")
+                    return int(found[0])
             cursor = conn.execute(sql, values)
             conn.execute("COMMIT")
         except BaseException:

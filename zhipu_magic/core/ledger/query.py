@@ -142,8 +142,3 @@ def log(
     except ImportError:
         return rows
     return pandas.DataFrame(rows)
-
-
-def has_task(ledger: Ledger, task_id: str) -> bool:
-    """Whether a finished task is already in the log (fetching it twice records it once)."""
-    return bool(ledger.rows("SELECT 1 FROM calls WHERE task_id = ? LIMIT 1", [str(task_id)]))

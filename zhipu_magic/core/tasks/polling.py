@@ -24,6 +24,7 @@ from ...api.retry import sliced_sleep
 from ..ledger.records import task_fields
 from ..session import notebook_key
 from .batches import is_batch, poll_batch
+from .logbook import log_finished
 from .store import TaskStore, is_final
 
 T = TypeVar("T")
@@ -41,18 +42,22 @@ def poll_task(store: TaskStore, client: Any, task_id: str) -> dict[str, Any]:
 
     An id the server does not know (404) becomes a local FAIL, since polling it again cannot help.
     Any other API error is noted on the record (``last_error``, status unchanged) and re-raised.
-    A Batch API job is polled as one (:func:`.batches.poll_batch`).
+    A Batch API job is polled as one (:func:`.batches.poll_batch`). A task this poll finds final is
+    logged in the call log, once per task id (:func:`.logbook.log_finished`): every way of polling
+    (a wait, ``%glm result``, a card, a panel) logs it the same way.
     """
     if is_batch(store.get(task_id)):
         return poll_batch(store, client, task_id)
     try:
         response = client.result(task_id)
     except NotFoundError as exc:
-        return store.mark_failed(task_id, f"the server does not know this task id ({exc.message or exc})")
+        failed = store.mark_failed(task_id, f"the server does not know this task id ({exc.message or exc})")
+        return log_finished(store, failed)
     except GLMError as exc:
         store.note_error(task_id, str(exc))
         raise
-    return store.apply_result(task_id, response)
+    record = store.apply_result(task_id, response)
+    return log_finished(store, record) if is_final(record.get("status")) else record
 
 
 def submit_task(

@@ -145,6 +145,13 @@ def invalid_reason(record: Any) -> str | None:
         return "polls is not a count"
     if record.get("result") is not None and not isinstance(record["result"], dict):
         return "result is not an object"
+    if record.get("log_id") is not None and not _count(record["log_id"]):
+        return "log_id is not a row id"
+    context = record.get("log_context")
+    if context is not None and not (
+        isinstance(context, dict) and all(v is None or isinstance(v, str) for v in context.values())
+    ):
+        return "log_context is not text"
     return _batch_invalid(record)
 
 
