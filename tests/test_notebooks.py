@@ -234,11 +234,18 @@ def check_notebook_context(nb, mode: str) -> None:
 
     dry = _text(_cell(nb, "%%glm --dry-run\nWhich region"))
     assert "10,000 rows x 4 columns" in dry and "| discount | float64 | 1,112 |" in dry
-    _check_streamed_answer(_cell(nb, "%%glm\nWhat stands out"))
+    stands_out = _cell(nb, "%%glm\nWhat stands out")
+    _check_streamed_answer(stands_out)
+    read = _text(stands_out)  # the local server reads the frame back: name, shape, nulls, numbers
+    assert "`sales`: a pandas DataFrame, 10,000 rows x 4 columns" in read and "Key points" not in read
+    assert "`discount`: float64, **1,112 nulls**" in read and "| units | 0 | 49.995 | 100 |" in read
     looked = _cell(nb, "%%glm\nLook at the plot")
     _check_streamed_answer(looked)
     assert "PNG 400x240" in _text(looked) and "glm-4.6v-flash answered" in _text(looked)
-    _check_streamed_answer(_cell(nb, "%glm fix"))
+    assert "5:3, landscape" in _text(looked) and "Key points" not in _text(looked)  # no demo about a plot
+    fixed = _cell(nb, "%glm fix")
+    _check_streamed_answer(fixed)
+    assert "ZeroDivisionError: division by zero" in _text(fixed) and "if len(empty) != 0:" in _text(fixed)
     assert "sent: True" in _text(_cell(nb, 'print("sent:"'))
     _check_streamed_answer(_cell(nb, "%%glm --code"))
     drawn = [o for o in _cell(nb, "%%glm --draw").outputs if "image/png" in o.get("data", {})]

@@ -41,16 +41,19 @@ def received_answer(prompt: str, images: tuple[Any, ...] = ()) -> str | None:
     table = tables[0] if tables else tb.csv_table(prompt)
     if table is None:
         return None
-    return table_answer(prompt, table, len(tables))
+    return table_answer(prompt, table, tables)
 
 
-def _question(prompt: str, start: int, spans: list[tuple[int, int]] | None = None) -> str:
+def _question(prompt: str, spans: list[tuple[int, int]] | None = None) -> str:
     """The words around the data (the lines of ``spans`` left out), as one quoted line."""
-    lines = prompt[:start].splitlines() if start >= 0 else prompt.splitlines()
-    kept = [ln for i, ln in enumerate(lines) if not any(a <= i < b for a, b in spans or [])]
+    kept = [ln for i, ln in enumerate(prompt.splitlines()) if not any(a <= i < b for a, b in spans or [])]
     text = " ".join(" ".join(kept).split())
     text = text.replace("(Answer with code: put it in a fenced code block.)", "").strip()
     return quote(text) if text else "(no question, only the data)"
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _inline(value: str) -> str:
@@ -62,6 +65,7 @@ def frame_answer(prompt: str, frame: re.Match[str], tables: list[tb.Table]) -> s
     titled = {t.title.split(" ", 1)[0].lower(): t for t in tables if t.title}
     schema, stats, head = titled.get("columns"), titled.get("describe()"), titled.get("first")
     name, kind = frame.group("name"), frame.group("kind")
+    around = prompt[: frame.start()] + prompt[frame.end() :]  # the same lines, the frame's own words out
     rows = tb.int_of(frame.group("rows"))
     shape = f"{frame.group('rows')} rows" + (
         f" x {frame.group('cols')} columns" if frame.group("cols") else ""
@@ -69,7 +73,8 @@ def frame_answer(prompt: str, frame: re.Match[str], tables: list[tb.Table]) -> s
     parts = [
         f"## 📊 {_inline(name)}: a {kind}, {shape} · 收到了",
         f"The local demo server has no model behind it, so it does not answer "
-        f"{_question(prompt, frame.start())} itself. Here is what it read in the description it was sent.",
+        f"{_question(around, [t.lines for t in tables])} itself. Here is what it read in the "
+        "description it was sent.",
     ]
     if schema is not None:
         parts.append(_columns(schema, rows))
@@ -96,7 +101,7 @@ def _columns(schema: tb.Table, rows: int | None) -> str:
         count = tb.int_of(nulls)
         if count:
             share = f" ({100 * count / rows:.1f}% of the rows)" if rows else ""
-            lines.append(f"- {_inline(col)}: {dtype}, **{nulls} nulls**{share}")
+            lines.append(f"- {_inline(col)}: {dtype}, **{nulls} null{'s' if count > 1 else ''}**{share}")
             worst = worst if worst and worst[1] >= count else (col, count)
         else:
             lines.append(f"- {_inline(col)}: {dtype}, {'no nulls' if count == 0 else f'nulls {nulls}'}")
@@ -105,13 +110,13 @@ def _columns(schema: tb.Table, rows: int | None) -> str:
     return "**Columns** (dtype, nulls):\n\n" + "\n".join(lines + extra) + f"\n\n{most}"
 
 
-def _ranges(title: str, ranges: list[tuple[str, Any, Any, Any]]) -> str:
+def _ranges(title: str, ranges: list[tuple[str, Any, Any, Any]], facts_too: bool = True) -> str:
     head = f"{title}\n\n| column | min | mean | max |\n|---|---|---|---|\n"
     body = "\n".join(f"| {c} | {lo} | {mean} | {hi} |" for c, lo, mean, hi in ranges)
     spans = [(c, tb.number(str(lo)), tb.number(str(hi))) for c, lo, _, hi in ranges]
     known = [(c, lo, hi) for c, lo, hi in spans if lo is not None and hi is not None]
     facts = []
-    if known:
+    if known and facts_too:
         wide = max(known, key=lambda x: x[2] - x[1])
         facts.append(f"widest range: {_inline(wide[0])} ({tb.fmt(wide[1])} to {tb.fmt(wide[2])})")
         constant = [c for c, lo, hi in known if lo == hi]
@@ -120,17 +125,19 @@ def _ranges(title: str, ranges: list[tuple[str, Any, Any, Any]]) -> str:
     return head + body + ("\n\n" + "; ".join(facts).capitalize() + "." if facts else "")
 
 
-def table_answer(prompt: str, table: tb.Table, count: int) -> str:
+def table_answer(prompt: str, table: tb.Table, others: list[tb.Table]) -> str:
     """Any table (a Markdown pipe table or CSV): its size, columns, empty cells, numbers, first row."""
+    spans = [t.lines for t in [table, *others]]
+    count = len(others) or 1
     index = table.kind == "CSV" and table.header[0] == ""
     cols = len(table.header) - (1 if index else 0)
     kind = "a CSV table" if table.kind == "CSV" else "a Markdown table"
-    what = f"{kind} of {len(table.rows):,} rows x {cols} columns"
+    what = f"{kind} of {_n(len(table.rows), 'row')} x {_n(cols, 'column')}"
     named = ", ".join(_inline(h) for h in table.header[(1 if index else 0) :])
     parts = [
         f"## 📊 Received {what} · 收到了表格",
         f"The local demo server has no model behind it, so it does not answer "
-        f"{_question(prompt, -1, [table.lines])} itself. Here is what it counted in the table it was sent.",
+        f"{_question(prompt, spans)} itself. Here is what it counted in the table it was sent.",
         f"**Columns:** {named}" + (" (and an unnamed index column first)" if index else "") + ".",
     ]
     empties = tb.empty_counts(table)
@@ -195,6 +202,6 @@ def image_answer(prompt: str, parts: tuple[Any, ...]) -> str:
         f"**{n} image{'s' if n > 1 else ''} received · 收到图片** 🖼️\n\n"
         + "\n".join(lines)
         + f"\n\nThe local demo server reads an image's header, not its pixels: it cannot say what {them}, "
-        f"so it does not answer {_question(prompt, -1)}. It does prove the "
+        f"so it does not answer {_question(prompt)} itself. It does prove the "
         f"image{'s' if n > 1 else ''} reached a vision model intact.\n\n{OFFLINE}"
     )
