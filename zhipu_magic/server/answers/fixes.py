@@ -61,7 +61,8 @@ def error_in(prompt: str) -> Failure | None:
         end = prompt.find(_TRACEBACK, raised.start())
         section = prompt[raised.start() + 7 : end if end >= 0 else len(prompt)].strip()
         first = _KIND_LINE.match(section.splitlines()[0]) if section else None
-        found = first if first and " " not in first.group(1) else None
+        context = trace_at >= 0 or _SOURCE.search(prompt) is not None  # %glm fix's shape, not prose
+        found = first if first and (context or _LAST_LINE.match(first.group(0))) else None
         found = found or next(reversed(list(_LAST_LINE.finditer(section))), None)
     elif trace_at >= 0:
         found = next(reversed(list(_LAST_LINE.finditer(prompt[trace_at:]))), None)
@@ -73,8 +74,10 @@ def error_in(prompt: str) -> Failure | None:
     if source := _SOURCE.search(prompt):
         failure.cell, failure.source = source.group(1) or "", source.group(2)
     frames = list(_FRAME.finditer(prompt[max(trace_at, 0) :])) if trace_at >= 0 else []
+    typed = {ln.strip() for ln in failure.source.splitlines() if ln.strip()}
+    in_source = [f for f in frames if (f.group(4) or "").strip() in typed]  # ipykernel names it by a path
     cell_frames = [f for f in frames if f.group(1) == "the cell" or f.group(1).startswith("<")]
-    frame = (cell_frames or frames or [None])[-1]
+    frame = (in_source or cell_frames or frames or [None])[-1]
     if frame is not None and frame.group(4):
         failure.line, failure.lineno = frame.group(4).strip(), int(frame.group(2))
     return failure
