@@ -1,5 +1,5 @@
 """Issue 13 in a real browser: a ``%%glm --draw`` image is a plain saved output, so it is still there
-after save and reopen (JupyterLab 4 and Jupyter Notebook 7).
+after save and reopen, and in an untrusted copy (JupyterLab 4 and Jupyter Notebook 7).
 
 No key is set, so the built-in local server answers ``images/generations`` with a real small PNG
 drawn from the prompt; the magic downloads it once and shows it as ``image/png``.
@@ -69,4 +69,9 @@ def test_drawn_image_survives_save_and_reopen(app: Any) -> None:
     expect(fresh.cell(1).locator(".jp-InputPrompt")).to_have_text("[2]:")  # nothing ran again
     fresh.cell(1).scroll_into_view_if_needed()
     fresh.screenshot(f"draw-reopened-{app.app}.png")
-    assert app.page.dialogs == [] and fresh.page.dialogs == []
+
+    elsewhere = app.fresh_page()  # a copy opened by someone else: untrusted, still the same image
+    elsewhere.open(app.untrusted_copy(name))
+    assert _image_shown(elsewhere, 1)["w"] == live["w"]
+    assert elsewhere.widget_errors() == []
+    assert app.page.dialogs == [] and fresh.page.dialogs == [] and elsewhere.page.dialogs == []
