@@ -3,9 +3,11 @@ a DataFrame in the user namespace), with the live progress of :mod:`.map_view`.
 
 ``_glm`` and ``-o RESULT`` get the aligned result (a :class:`~zhipu_magic.core.mapping.MapResult`, or
 a Series for pandas input); ``-o df.column`` with ``--map df`` adds the answers as a column of the
-DataFrame. Everything is checked before the first request. An interrupt shows and binds the partial
-result, then stops the cell (so Run All stops too); the progress's Stop button does the same without
-stopping the cell (the result is marked ``stopped``).
+DataFrame. With ``--batch`` each batch shows its card while the cell waits (status, counts, Refresh,
+Cancel), a static card once the run ends. Everything is checked before the first request. An
+interrupt shows and binds the partial result, then stops the cell (so Run All stops too); the
+progress's Stop button does the same without stopping the cell (the result is marked ``stopped``; a
+batch runs on, and the line says how to collect or cancel it).
 """
 
 from __future__ import annotations
@@ -44,18 +46,30 @@ def run_map(magics: Any, args: Any, cell: str) -> None:
         render.show(render.text_bundle(notice))
     view = progress_view(magics.shell) or ProgressView(rich=render.is_rich_frontend())
     system = args.system if args.system is not None else magics.system
-    result = map_rows(
-        template, data, model=args.model or magics.model, system=system, json=args.json,
-        concurrency=concurrency, client=client, progress=view, log=bool(magics.log), batch=args.batch,
-        batch_poll=0.2 if local else 5.0, stop=view.stop_event,
-        log_context={"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}, **params,
-    )  # fmt: skip
+    cards = _batch_cards(client) if args.batch and view.rich else None
+    try:
+        result = map_rows(
+            template, data, model=args.model or magics.model, system=system, json=args.json,
+            concurrency=concurrency, client=client, progress=view, log=bool(magics.log), batch=args.batch,
+            batch_poll=0.2 if local else 5.0, stop=view.stop_event, on_batch=cards.add if cards else None,
+            log_context={"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}, **params,
+        )  # fmt: skip
+    finally:
+        if cards is not None:
+            cards.finish()  # static cards: the saved notebook holds no widget
     report = result.attrs["glm_map"] if is_pandas(result, "Series") else result
     _bind(magics, args, data, column, result)
     if report.notes:
         render.show(render.text_bundle("\n".join(report.notes)))
     if report.stopped == "interrupted":
         raise KeyboardInterrupt
+
+
+def _batch_cards(client: Any) -> Any:
+    """The live cards of the batches a ``--batch`` run creates (ipywidgets loads here)."""
+    from .widgets.batch_card import RunCards
+
+    return RunCards(client)
 
 
 def _data(magics: Any, name: str) -> Any:

@@ -41,6 +41,7 @@ def map_rows(
     batch: bool = False,
     batch_poll: float = 2.0,
     stop: threading.Event | None = None,
+    on_batch: Callable[[dict[str, Any]], None] | None = None,
     **params: Any,
 ) -> Any:
     """Ask ``prompt`` once per row of ``data`` and return the answers aligned with the rows.
@@ -58,7 +59,8 @@ def map_rows(
     (half price; polled every ``batch_poll`` seconds; kept in the task store as a task, so an
     interrupt returns with the batch running on, and the same call run again collects it).
     ``stop``: an event another thread (a Stop button) sets to end the run like an interrupt, the
-    result marked ``"stopped"``. ``params`` go into every request (``temperature=0``...).
+    result marked ``"stopped"``. ``on_batch``: called with each batch's task record as it is created
+    (or found again), e.g. to show its card. ``params`` go into every request (``temperature=0``...).
     """
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("map() needs a prompt template (a non-empty string)")
@@ -79,7 +81,7 @@ def map_rows(
     result.notes += notes
     pending = resume(job, requests, result)
     if batch:
-        by_batch(job, requests, result, pending, progress, batch_poll, prompt, stop)
+        by_batch(job, requests, result, pending, progress, batch_poll, prompt, stop, on_batch)
     else:
         run = Run(job, requests, result, pending)
         with quiet_pool():
@@ -96,6 +98,7 @@ def by_batch(
     poll: float,
     template: str = "",
     stop: threading.Event | None = None,
+    on_batch: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """The pending rows through the Batch API, its ``request_counts`` reported as progress."""
     from .batch import run_batches
@@ -116,7 +119,10 @@ def by_batch(
             ))  # fmt: skip
 
     try:
-        run_batches(job, requests, result, pending, poll=poll, report=report, template=template)
+        run_batches(
+            job, requests, result, pending, poll=poll, report=report, template=template, on_batch=on_batch,
+            stop=stop,
+        )  # fmt: skip
     except KeyboardInterrupt:  # between two steps: the batch (if created) runs on, kept as a task
         result.stopped = "interrupted: the batch runs on; run the same call again to collect it"
     result.ended = time.monotonic()

@@ -13,6 +13,7 @@ Inputs are split over the API's limits (:data:`MAX_LINES` requests, :data:`MAX_B
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -56,29 +57,44 @@ def run_batches(
     report: Callable[[dict[str, Any]], None] | None = None,
     template: str = "",
     store: TaskStore | None = None,
+    on_batch: Callable[[dict[str, Any]], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> None:
     """Answer the ``pending`` rows of ``result`` through batches (one per part), each kept in the
-    task store as it is created; ``report`` gets the summed ``request_counts`` as they are polled.
+    task store as it is created (and handed to ``on_batch``: a notebook shows its card); ``report``
+    gets the summed ``request_counts`` as they are polled.
 
     A part whose identical batch is already in the store and not yet joined back (an interrupted or
     restarted earlier run of the same call) is not submitted again: that batch is waited for and
-    collected. An interrupt leaves the batches running and says how to collect them."""
+    collected. An interrupt (or ``stop`` set: a Stop button) leaves the batches running and says how
+    to collect or cancel them."""
     store = store or get_store()
     records: list[dict[str, Any]] = []
     try:
         for group in parts(requests, pending):
             records.append(submit_or_find(job, requests, group, store, template, len(result)))
+            if on_batch is not None:
+                on_batch(records[-1])
         records = follow(job, store, records, poll, report)
     except KeyboardInterrupt:
-        ids = ", ".join(str(r["id"]) for r in records)
-        result.stopped = (
-            f"interrupted: batch {ids} runs on; run the same call again to collect it"
-            if ids else "interrupted before a batch was created"
-        )  # fmt: skip
+        result.stopped = stopped_line([str(r["id"]) for r in records], stop is not None and stop.is_set())
         return
     for record in records:
         join(job, requests, result, unpack_rows(record.get("rows") or []), record)
         mark_collected(store, str(record["id"]))
+
+
+def stopped_line(ids: list[str], stopped: bool) -> str:
+    """Why the run ended early, in one line: the batches run on, how to collect or cancel them."""
+    word, listed = ("stopped" if stopped else "interrupted"), ", ".join(ids)
+    if not ids:
+        return f"{word} before a batch was created"
+    if not stopped:
+        return f"interrupted: batch {listed} runs on; run the same call again to collect it"
+    return (
+        f"stopped: batch {listed} runs on; run the same call again to collect it, "
+        f"or cancel it (the task panel, %glm tasks, has Cancel)"
+    )
 
 
 def submit_or_find(

@@ -45,7 +45,7 @@ def ending(p: Any) -> str:
     if not p.stopped:
         return "finished"
     left = max(p.total - p.done - p.failed, 0)
-    why = "stopped" if p.stopped == "stopped" else f"stopped: {p.stopped}"
+    why = p.stopped if p.stopped.startswith("stopped") else f"stopped: {p.stopped}"
     return f"{why}, {left:,} rows not run" if left else why
 
 

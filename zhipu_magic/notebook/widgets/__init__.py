@@ -1,7 +1,9 @@
-"""Widgets: the entry points for the task card (``%%glm --async``), the task panel (``%glm tasks``)
-and the chat panel (``%glm chat``), and ``default_client`` for panels opened without a client.
+"""Widgets: the entry points for the task card (``%%glm --async``), the batch card (``show_batch``:
+``%%glm --map --batch``, ``%glm result BATCH_ID``), the task panel (``%glm tasks``) and the chat panel
+(``%glm chat``), and ``default_client`` for panels opened without a client.
 
-The widgets are views over ``core`` objects: :mod:`.card` (``TaskCard``), :mod:`.tasks`
+The widgets are views over ``core`` objects: :mod:`.card` (``TaskCard``), :mod:`.batch_card`
+(``BatchCard``, ``RunCards``: the cards of one ``map`` run), :mod:`.tasks`
 (``TaskPanel``), :mod:`.chat` (``ChatPanel``), sharing :mod:`.base` (worker thread, client, status
 line). The modules are named for what they show, not for the entry points, so that
 ``widgets.task_card`` stays the function and never becomes a submodule.
@@ -22,6 +24,7 @@ from ...core.tasks.store import TaskStore, get_store, is_final
 from .. import render
 from ..render.panels import task_card_bundle
 from .base import default_client
+from .batch_card import BatchCard, show_batch
 from .card import TaskCard, static_card
 from .chat import ChatPanel
 from .tasks import TaskPanel
@@ -63,11 +66,13 @@ def chat_panel(name: str | None = None, client: Any = None) -> ChatPanel:
 
 
 __all__ = [
+    "BatchCard",
     "ChatPanel",
     "TaskCard",
     "TaskPanel",
     "chat_panel",
     "default_client",
+    "show_batch",
     "show_task",
     "task_card",
     "task_panel",

@@ -96,4 +96,37 @@ def show_batch(
     return card
 
 
-__all__ = ["BatchCard", "show_batch"]
+class RunCards:
+    """The batch cards of one ``%%glm --map --batch`` run: each shown live as its batch is created
+    (status, counts, Refresh, Cancel; it polls by itself while the map waits), and replaced in place
+    by its static card when the run ends (:meth:`finish`), so the saved notebook holds no widget.
+
+    The kernel is busy running the map, so a click on Refresh or Cancel is seen where the kernel
+    routes comm messages (:func:`..map_view.watch_clicks`), like the map's Stop button."""
+
+    def __init__(self, client: Any, store: TaskStore | None = None) -> None:
+        self.client, self.store = client, store or get_store()
+        self.cards: list[tuple[BatchCard, str]] = []
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        """Show the live card of a batch the run just created (or found again)."""
+        from ..map_view import watch_clicks
+        from .card import show_updatable
+
+        card = BatchCard(record, self.client, self.store)
+        watch_clicks(card.refresh_button, card.refresh)
+        watch_clicks(card.cancel_button, card.cancel)
+        self.cards.append((card, show_updatable(card._repr_mimebundle_())))
+
+    def finish(self) -> None:
+        """Every card becomes its static card (the batch as it is now), and stops polling."""
+        for card, display_id in self.cards:
+            card.close()
+            for widget in (card.refresh_button, card.cancel_button, card.header, card.message, card.body):
+                widget.close()  # a click still queued for the shell thread then finds nothing
+            record = self.store.get(str(card.record["id"])) or card.record
+            render.show(batch_card_bundle(record), display_id=display_id, update=True)
+        self.cards.clear()
+
+
+__all__ = ["BatchCard", "RunCards", "show_batch"]
