@@ -8,6 +8,8 @@
 - JSON mode: an object with exactly the keys the prompt (or the system prompt) names (:mod:`.json_keys`).
 - A long story is long: five paragraphs.
 - Data, an error or images in the prompt: what arrived, read back (:mod:`.received`).
+- A label the prompt names, or "in N words": that and nothing else, by a rule over the text it
+  carries (:mod:`.labels`); JSON values read from that text too.
 
 Deterministic: the same request gives the same answer. :mod:`.plan` builds a :class:`Talk` from the
 messages and calls :func:`reply_for` or :func:`json_reply_for`.
@@ -24,6 +26,7 @@ from . import recall
 from . import templates as T
 from .intents import answer_for, intent_of, is_chinese, json_answer_for
 from .json_keys import keyed_json, requested_keys
+from .labels import carried_text, short_answer
 from .received import received_answer
 
 
@@ -70,8 +73,11 @@ def reply_for(talk: Talk, *, model: str) -> str:
     p = talk.prompt.strip()
     if p.lower().startswith("echo:"):
         return answer_for(p, model=model)
+    received = received_answer(p, talk.images)  # data, an error or images: what arrived, not an opinion
+    if received is None and (short := short_answer(p)) is not None:
+        return short  # a named label or N words, and nothing else: no note, no heading
     text = (
-        received_answer(p, talk.images)  # data, an error or images: what arrived, not an opinion
+        received
         or recall.fact_answer(p, talk.earlier)
         or recall.conversation_answer(p, talk.earlier)
         or recall.reference_answer(p, talk.replies)
@@ -85,8 +91,10 @@ def reply_for(talk: Talk, *, model: str) -> str:
 
 def json_reply_for(talk: Talk, *, model: str) -> str:
     """JSON mode: the keys the prompt (or else the system prompt) names, or the default object."""
-    source = talk.prompt if requested_keys(talk.prompt) else talk.system
-    keyed = keyed_json(source, recall.facts([*talk.earlier, talk.prompt]))
+    own = bool(requested_keys(talk.prompt))
+    source = talk.prompt if own else talk.system
+    text = carried_text(talk.prompt) or (None if own else talk.prompt.strip() or None)
+    keyed = keyed_json(source, recall.facts([*talk.earlier, talk.prompt]), text)
     return keyed or json_answer_for(talk.prompt, model=model)
 
 

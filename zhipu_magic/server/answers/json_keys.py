@@ -1,6 +1,9 @@
 """JSON mode with named keys: "JSON with keys name, age and city", ``"name", "age"`` quoted,
 ``{"name": ..., "age": ...}``, "fields: a, b". The object has exactly those keys, with plausible
-values chosen from the key's name (and from facts the user stated, such as their name).
+values chosen from the key's name (and from facts the user stated, such as their name). When the
+prompt carries a text (a review after a blank line, ``Text: ...``), keys about it are read from it
+(:mod:`.labels`): ``part`` / ``aspect`` / ``topic`` a noun-ish word of it, ``mood`` / ``sentiment`` its
+word-list sentiment, ``keywords`` / ``tags`` its first content words.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import re
 from typing import Any
 
 from . import templates as T
+from .labels import content_words, noun_of, sentiment
 from .recall import fact_key
 
 MAX_KEYS = 20
@@ -73,9 +77,25 @@ def _name(h: bytes, facts: dict[str, tuple[str, str]], prompt: str) -> str:
     return named.group(1) if named else str(T.pick(h, 12, T.NAMES))
 
 
-def value_for(key: str, h: bytes, facts: dict[str, tuple[str, str]], prompt: str) -> Any:
-    """A plausible value for ``key``, from its name (the same key and prompt, the same value)."""
+def text_value(key: str, text: str) -> Any:
+    """The value of ``key`` read from the text the prompt carries, or ``None`` for other keys."""
+    if re.search(_w("part|component|aspect|feature|product|item|object|subject|topic|thing|entity"), key):
+        return noun_of(text)
+    if re.search(_w("mood|sentiment|tone|feeling|emotion|polarity|attitude"), key):
+        return sentiment(text)
+    if re.search(_w("keyword|tag"), key):
+        return [w.lower() for w in content_words(text)[:3]]
+    return None
+
+
+def value_for(
+    key: str, h: bytes, facts: dict[str, tuple[str, str]], prompt: str, text: str | None = None
+) -> Any:
+    """A plausible value for ``key``, from its name (the same key and prompt, the same value), or from
+    the text the prompt carries (:func:`text_value`)."""
     k = key.lower().replace("-", "_")
+    if text and (read := text_value(k, text)) is not None:
+        return read
     n = h[len(k) % len(h)]
     person = _name(h, facts, prompt)
     fact = facts.get(fact_key(k.replace("_", " ")))
@@ -131,11 +151,12 @@ def _prose(key: str, h: bytes, prompt: str) -> str:
     return T.sentences(h, topic or "this demo", 1, False)[0]
 
 
-def keyed_json(prompt: str, facts: dict[str, tuple[str, str]]) -> str | None:
-    """A JSON object with exactly the keys the prompt names, or None when it names none."""
+def keyed_json(prompt: str, facts: dict[str, tuple[str, str]], text: str | None = None) -> str | None:
+    """A JSON object with exactly the keys the prompt names, or None when it names none; ``text``:
+    the text the request carries, for the keys about it."""
     keys = requested_keys(prompt)
     if not keys:
         return None
     h = hashlib.sha256(prompt.strip().encode("utf-8")).digest()
-    obj = {key: value_for(key, h, facts, prompt) for key in keys}
+    obj = {key: value_for(key, h, facts, prompt, text) for key in keys}
     return json.dumps(obj, ensure_ascii=False, indent=2)

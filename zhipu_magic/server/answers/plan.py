@@ -233,7 +233,8 @@ def plan_reply(
         plan.finish_reason = "tool_calls"
     elif search_options(body) is not None and last.get("role") == "user" and not d.fault("hostile"):
         plan.sources = search_sources(prompt, search_options(body))
-        text = search_answer(text, plan.sources)
+        if rf.get("type") != "json_object":  # JSON stays JSON; the sources ride along
+            text = search_answer(text, plan.sources)
     reasoning = reasoning_for(prompt) if think else ""
     if in_content and reasoning:
         text = f"<think>{reasoning}</think>\n\n{text}"

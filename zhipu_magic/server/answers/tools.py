@@ -10,7 +10,8 @@ Deterministic and honest, so a test can prove a round trip:
   sends ``TEXT`` verbatim as the arguments (say, broken JSON).
 - After ``tool`` messages it answers quoting each result.
 - ``{"type": "web_search", ...}``: ``search_sources(query)`` gives canned results on example
-  domains (or on ``search_domain_filter``); the answer cites them as ``[ref_1]``...
+  domains (or on ``search_domain_filter``); the answer (:func:`search_answer`) is one line per source
+  quoting its title and content with its ``[ref_N]`` marker, and a line saying they are canned.
 - ``tool_stream`` splits each call's arguments into pieces keyed by ``index`` (the first piece has
   the id, type and name), as GLM-4.6 streams them.
 """
@@ -150,10 +151,28 @@ def search_sources(query: str, options: dict[str, Any] | None = None, default: i
     return out
 
 
+MAX_CITED = 10  # lines of a search answer; the rest are counted
+
+
 def search_answer(text: str, sources: list[dict[str, Any]]) -> str:
-    """``text`` with the sources cited as ``[ref_N]`` markers."""
-    cites = "".join(f"[{s['refer']}]" for s in sources[:3])
-    return f"{text} {cites}\n\nThe web agrees on this [ref_1]." if sources else text
+    """The answer when web search is on: what the canned sources say, one line each with its
+    ``[ref_N]`` marker, then one line saying what they are (``text`` when there are none)."""
+    if not sources:
+        return text
+    lines = [
+        f"- **{s['title']}** ({s['media']}, {s['publish_date']}): {s['content']} [{s['refer']}]"
+        for s in sources[:MAX_CITED]
+    ]
+    more = len(sources) - MAX_CITED
+    if more > 0:
+        lines.append(f"- ... and {more} more, listed under the answer.")
+    n = len(sources)
+    return (
+        f"**Web search · 网页搜索** 🔎 {n} source{'s' if n != 1 else ''} found:\n\n"
+        + "\n".join(lines)
+        + "\n\nThese are the offline local server's canned sources on example domains: nothing was searched,"
+        " so this answer only says what they are; with a key, GLM would answer from real results."
+    )
 
 
 __all__ = ["pick_tool_call", "search_answer", "search_options", "search_sources", "stream_frames"]
