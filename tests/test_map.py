@@ -232,3 +232,19 @@ def test_a_failing_progress_display_does_not_end_the_run(server, make):
     with pytest.warns(UserWarning, match="progress display failed"):
         out = map_rows("echo: {}", ["a", "b"], client=make(), progress=broken)
     assert out == ["a", "b"] and out.stopped is None
+
+
+def test_a_labelled_prompt_over_rows_gets_the_named_labels_by_the_word_rule(server, make):
+    import zhipu_magic
+    from zhipu_magic.server.answers.labels import NEGATIVE, POSITIVE
+
+    rows = ["I love it, great sound.", "Broken on arrival.", "It is blue.", "Never again, it cracked."]
+    prompt = "Classify the sentiment as positive, negative or neutral. Answer with one word.\n\nText: {}"
+    labels = zhipu_magic.map(prompt, rows, client=make(), concurrency=2, log=False)
+    assert list(labels) == ["positive", "negative", "neutral", "negative"]
+    for row, label in zip(rows, labels, strict=True):
+        words = {w.strip(".,").lower() for w in row.split()}
+        score = len(words & POSITIVE) - len(words & NEGATIVE)
+        assert label == ("positive" if score > 0 else "negative" if score < 0 else "neutral")
+    short = zhipu_magic.map("Summarise in two words.\n\nText: {}", rows, client=make(), log=False)
+    assert list(short) == ["love great", "Broken arrival", "blue It", "Never again"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from zhipu_magic import GLMError, ZhipuAI
@@ -70,3 +73,31 @@ def test_sources_of_is_tolerant():
     assert odd == [
         {"refer": "", "title": "", "link": "5", "media": "", "content": "", "publish_date": "", "icon": ""}
     ]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_search_answer_quotes_each_canned_source_with_its_marker(make, stream):
+    prompt = "What is new in Python 3.13?"
+    run = run_tools(make(), prompt, extra_tools=[web_search_tool(recency="oneWeek")], stream=stream)
+    lines = run.text.splitlines()
+    assert "```" not in run.text and "Code for:" not in run.text  # not the code intent's sketch
+    for n, source in enumerate(run.sources, 1):
+        (line,) = [ln for ln in lines if ln.endswith(f"[ref_{n}]")]
+        assert source["title"] in line and source["content"] in line and source["media"] in line
+        assert "(oneWeek)" in line  # what the request asked for shows in what comes back
+    assert lines[-1].startswith("These are the offline local server's canned sources on example domains")
+    assert re.search(r"[\u4e00-\u9fff]", lines[0]) and "🔎" in lines[0]  # one short bilingual label
+    assert run.text == run_tools(make(), prompt, extra_tools=[web_search_tool(recency="oneWeek")]).text
+
+
+def test_a_long_source_list_is_cut_and_json_mode_stays_json(make):
+    body = make().chat("Tell me about Oslo", tools=[web_search_tool(count=12)])
+    text = body["choices"][0]["message"]["content"]
+    assert text.count("[ref_") == 10 and "[ref_10]" in text and "... and 2 more" in text
+    obj = make().chat(
+        "Oslo facts as JSON with keys city, country.",
+        tools=[web_search_tool()],
+        response_format={"type": "json_object"},
+    )
+    assert list(json.loads(obj["choices"][0]["message"]["content"])) == ["city", "country"]
+    assert len(obj["web_search"]) == 3

@@ -207,7 +207,7 @@ def short_answer(prompt: str) -> str | None:
     if n is None:
         return None
     text, apart = text_of(prompt)
-    words = content_words(text, asking=not apart)
+    words = content_words(text if apart else _N_WORDS.sub(" ", text), asking=not apart)
     if len(words) < n and apart:  # a text apart: its function words too when its content words are few
         have = {w.lower() for w in words}
         words += list(dict.fromkeys(w for w in _TOKEN.findall(text) if w.lower() not in have))
