@@ -218,6 +218,9 @@ def check_tools_and_search(nb, mode: str) -> None:
     _check_streamed_answer(search)
     html = _answer_outputs(search)[0].data["text/html"]
     assert "Sources (3)" in html and '<sup class="zm-ref">' in html and "[ref_1]" not in html
+    said = _text(search)  # the answer quotes each canned source, says what they are, no code sketch
+    assert all(f"What is new in Python 3.13?: source {n}" in said for n in (1, 2, 3))
+    assert "canned sources on example domains" in said and "Code for:" not in said and "```" not in said
     assert _text(_cell(nb, "for s in _glm.sources")).count("https://example.") == 3
     assert '"name": "add"' in _text(_cell(nb, "%%glm --tools add --dry-run"))
     added = _cell(nb, "%%glm --tools add -o total")
@@ -252,9 +255,34 @@ def check_notebook_context(nb, mode: str) -> None:
     assert len(drawn) == 1 and base64.b64decode(drawn[0].data["image/png"]).startswith(b"\x89PNG")
 
 
+def _column(table: str, name: str) -> dict[int, str]:
+    """One column of a DataFrame's plain repr wrapped one column per block: row number -> value shown."""
+    lines = table.splitlines()
+    start = next(i for i, ln in enumerate(lines) if ln.split()[:1] == [name])
+    out = {}
+    for line in lines[start + 1 :]:
+        m = re.match(r"(\d+)\s+(.*?)\s*$", line)
+        if not m:
+            break
+        out[int(m.group(1))] = m.group(2)
+    return out
+
+
+# Tutorial 08's reviews by the local server's word rule (great/gorgeous/good -> positive; stopped/never/
+# cracked -> negative; else neutral); row 5 is the failed one.
+REVIEW_LABELS = {
+    0: "positive",
+    1: "negative",
+    2: "neutral",
+    3: "positive",
+    4: "negative",
+    6: "positive",
+    7: "negative",
+}
+
+
 def check_prompts_over_data(nb, mode: str) -> None:
     widget = "application/vnd.jupyter.widget-view+json"
-    template = "Classify the sentiment"
     first, rerun = [c for c in _code_cells(nb) if c.source.startswith("%%glm --map reviews -o reviews.label")]
     for cell in (first, rerun):  # the live widget became one static progress output, saved
         shown = [o.data for o in cell.outputs if o.output_type == "display_data"]
@@ -263,14 +291,22 @@ def check_prompts_over_data(nb, mode: str) -> None:
     assert "8/8" not in _text(first) and "7/8 done, 1 failed;" in _text(first)
     assert "(7 from the call log)" in _text(rerun)
     table = _text(_code_cells(nb)[3])  # `reviews` after the first run
-    assert table.count(template[:20]) == 7 and "BadRequestError" in table  # aligned, error in its row
+    labels = _column(table, "label")  # aligned, one named label per row, the error in its row
+    assert labels.pop(5).startswith("BadRequestError") and labels == REVIEW_LABELS
     assert "row 5: BadRequestError (code 1214, HTTP 400)" in _text(_cell(nb, "result = "))
     assert "rows from the call log: 7\nrows sent: 1" in _text(_cell(nb, "again = "))
-    assert "7/8 rows answered, 1 failed" in _text(_cell(nb, "import zhipu_magic"))
+    topics = _text(_cell(nb, "import zhipu_magic"))
+    assert "7/8 rows answered, 1 failed" in topics
+    for part, mood in (("battery", "positive"), ("charging", "negative"), ("phone", "neutral")):
+        assert f"{{'part': '{part}', 'mood': '{mood}'}}" in topics  # read from each review
     batch = _cell(nb, "%%glm --map reviews --batch")
     assert "7/8 done, 1 failed;" in _text(batch) and "concurrency" not in _text(batch)
     shown = _text(_cell(nb, 'print(_glm.attrs["glm_map"].summary())\nreviews[['))
     assert "7/8 rows answered, 1 failed" in shown and "batch_error" in shown
+    said, short = _column(shown, "review"), _column(shown, "short")
+    assert short.pop(5).startswith("batch_error") and len(short) == 7
+    for row, words in short.items():  # three words, each from its own review
+        assert len(words.split()) == 3 and all(w.lower() in said[row].lower() for w in words.split())
     assert "1 failed, 7 from the call log" in _text(_cell(nb, "summaries = "))
     assert not any(widget in o.get("data", {}) for c in _code_cells(nb) for o in c.outputs)
 
