@@ -9,7 +9,8 @@ renderer: Markdown headings, lists, code, tables, inline and display math, Chine
 :mod:`.context` answers in view of the whole request: the earlier turns (:mod:`.recall`: a stated
 name recalled, the earlier turn quoted, "which of those" and "and one for X?" resolved), the system
 prompt (acknowledged; terse, a language or a pirate obeyed), the JSON keys the prompt names
-(:mod:`.json_keys`), a long story; :mod:`.intents` decides what the prompt itself asks for and writes
-the text, from the canned pieces in :mod:`.templates`, :mod:`.blocks` and :mod:`.translation`.
+(:mod:`.json_keys`), a long story, a label the prompt names or "in N words" (:mod:`.labels`);
+:mod:`.intents` decides what the prompt itself asks for and writes the text, from the canned pieces
+in :mod:`.templates`, :mod:`.blocks` and :mod:`.translation`.
 Nothing is imported here, so each module is imported by name.
 """
