@@ -387,6 +387,13 @@ def test_code_blocks_are_highlighted_and_set_off() -> None:
     assert "var(--jp-mirror-editor-keyword-color" in out  # def, return
     assert "var(--jp-mirror-editor-comment-color" in out
     assert "plain &lt;b&gt;" in out  # no language: escaped, not coloured
+    # every themed declaration has a plain one of the same property before it: an untrusted notebook's
+    # sanitizer drops declarations with var() and keeps the rest
+    for style in [*blocks, *re.findall(r'<span style="([^"]*)">', out)]:
+        decls = [d.split(":", 1) for d in style.split(";") if d]
+        for i, (prop, value) in enumerate(decls):
+            if "var(" in value:
+                assert any(p == prop and "var(" not in v for p, v in decls[:i]), (prop, style)
 
 
 def test_highlighted_code_stays_inert() -> None:

@@ -214,10 +214,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 CELLS_STARTED_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')]
-  .some(p => /\\[(\\*|\\d+)\\]/.test(p.innerText))"""
+  .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
+# textContent, not innerText: a windowed notebook's off-screen cells have no rendered text
 CELLS_DONE_JS = """(n) => {
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')];
-  return prompts.length >= n && prompts.slice(0, n).every(p => /\\[\\d+\\]/.test(p.innerText)); }"""
+  return prompts.length >= n && prompts.slice(0, n).every(p => /\\[\\d+\\]/.test(p.textContent)); }"""
 
 WIDGET_ERRORS_JS = """() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output')]
   .filter(n => n.offsetParent !== null && /Error displaying widget|Loading widget/.test(n.innerText))

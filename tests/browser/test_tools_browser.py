@@ -55,8 +55,17 @@ CELLS = [
     "%%glm --tools leak\nrun leak on 7",
     f'%%glm --search\nNews of <img src=x onerror="window.{FLAG}=7"> and <script>window.{FLAG}=8</script>',
     SOURCES,
+    "%%glm\necho: ```python\ndef f(x):\n    return x  # the same\n```",
 ]
-ADD, SEARCH, LEAK, HOSTILE_SEARCH, HOSTILE_SOURCES = 2, 3, 4, 5, 6
+ADD, SEARCH, LEAK, HOSTILE_SEARCH, HOSTILE_SOURCES, CODE = 2, 3, 4, 5, 6, 7
+# A code block's look: its background, and a keyword's colour against the block's own text colour.
+CODE_LOOK_JS = """(pre) => {
+  const bg = (n) => getComputedStyle(n).backgroundColor;
+  let around = pre.parentElement;
+  while (around && ['rgba(0, 0, 0, 0)', 'transparent'].includes(bg(around))) around = around.parentElement;
+  const kw = [...pre.querySelectorAll('span')].find(s => s.textContent === 'def');
+  return { background: bg(pre), around: around ? bg(around) : null, text: getComputedStyle(pre).color,
+           keyword: kw ? getComputedStyle(kw).color : null }; }"""
 
 # Everything in the outputs a browser would treat as live (as in test_browser.py), and every link.
 LIVE_MARKUP_JS = """() => {
@@ -172,7 +181,18 @@ def _check_inert(nb: Any) -> None:
     assert nb.page.dialogs == []
 
 
+def _check_code(nb: Any) -> None:
+    """Code stays set off and coloured in every state: an untrusted copy's sanitizer drops CSS with
+    var(), so each themed declaration carries a plain fallback before it."""
+    pre = nb.cell(CODE).locator("pre.zm-code")
+    expect(pre).to_have_count(1)
+    look = pre.evaluate(CODE_LOOK_JS)
+    assert look["background"] not in ("rgba(0, 0, 0, 0)", "transparent", look["around"]), look
+    assert look["keyword"] is not None and look["keyword"] != look["text"], look
+
+
 def _check_all(nb: Any, shot: str) -> None:
+    _check_code(nb)
     _check_card(nb)
     _check_sources(nb)
     _check_inert(nb)

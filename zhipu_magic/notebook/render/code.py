@@ -13,24 +13,35 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-CODE_STYLE = (
-    "background:var(--jp-cell-editor-background,#f5f5f5);"
-    "border:1px solid var(--jp-cell-editor-border-color,#e0e0e0);border-radius:4px;"
-    "padding:6px 8px;overflow-x:auto;line-height:1.35;"
-    "font-family:var(--jp-code-font-family,SFMono-Regular,Menlo,Consolas,monospace);"
-    "font-size:var(--jp-code-font-size,13px);color:var(--jp-content-font-color1,inherit)"
+
+def themed(prop: str, variable: str, fallback: str) -> str:
+    """``prop`` from a JupyterLab theme variable, after a plain fallback: an untrusted notebook's
+    sanitizer drops any declaration with ``var()`` but keeps the plain one before it."""
+    return f"{prop}:{fallback};{prop}:var({variable},{fallback})"
+
+
+CODE_STYLE = ";".join(
+    [
+        themed("background", "--jp-cell-editor-background", "#f5f5f5"),
+        "border:1px solid #e0e0e0",
+        themed("border-color", "--jp-cell-editor-border-color", "#e0e0e0"),
+        "border-radius:4px;padding:6px 8px;overflow-x:auto;line-height:1.35",
+        themed("font-family", "--jp-code-font-family", "SFMono-Regular,Menlo,Consolas,monospace"),
+        themed("font-size", "--jp-code-font-size", "13px"),
+        themed("color", "--jp-content-font-color1", "inherit"),
+    ]
 )
-_TOKEN_COLOURS = (  # (Pygments token type, CSS colour); the first that contains the token wins
-    ("Comment", "var(--jp-mirror-editor-comment-color,#408080);font-style:italic"),
-    ("Keyword", "var(--jp-mirror-editor-keyword-color,#008000);font-weight:bold"),
-    ("Operator.Word", "var(--jp-mirror-editor-keyword-color,#008000);font-weight:bold"),
-    ("Literal.String", "var(--jp-mirror-editor-string-color,#ba2121)"),
-    ("Literal.Number", "var(--jp-mirror-editor-number-color,#080)"),
-    ("Name.Builtin", "var(--jp-mirror-editor-builtin-color,#008000)"),
-    ("Name.Function", "var(--jp-mirror-editor-def-color,#00f)"),
-    ("Name.Class", "var(--jp-mirror-editor-def-color,#00f)"),
-    ("Name.Decorator", "var(--jp-mirror-editor-meta-color,#aa22ff)"),
-    ("Operator", "var(--jp-mirror-editor-operator-color,#aa22ff)"),
+_TOKEN_COLOURS = (  # (Pygments token type, its CSS); the first that contains the token wins
+    ("Comment", themed("color", "--jp-mirror-editor-comment-color", "#408080") + ";font-style:italic"),
+    ("Keyword", themed("color", "--jp-mirror-editor-keyword-color", "#008000") + ";font-weight:bold"),
+    ("Operator.Word", themed("color", "--jp-mirror-editor-keyword-color", "#008000") + ";font-weight:bold"),
+    ("Literal.String", themed("color", "--jp-mirror-editor-string-color", "#ba2121")),
+    ("Literal.Number", themed("color", "--jp-mirror-editor-number-color", "#080")),
+    ("Name.Builtin", themed("color", "--jp-mirror-editor-builtin-color", "#008000")),
+    ("Name.Function", themed("color", "--jp-mirror-editor-def-color", "#00f")),
+    ("Name.Class", themed("color", "--jp-mirror-editor-def-color", "#00f")),
+    ("Name.Decorator", themed("color", "--jp-mirror-editor-meta-color", "#aa22ff")),
+    ("Operator", themed("color", "--jp-mirror-editor-operator-color", "#aa22ff")),
 )
 MAX_HIGHLIGHT_CHARS = 100_000  # longer code is shown plain
 
@@ -67,7 +78,7 @@ def highlight_code(code: str, lang: str, escape: Callable[[str], str]) -> str:
     out = []
     for ttype, value in lexer.get_tokens(code):
         colour = next((c for t, c in _colours() if ttype in t), None)
-        out.append(f'<span style="color:{colour}">{escape(value)}</span>' if colour else escape(value))
+        out.append(f'<span style="{colour}">{escape(value)}</span>' if colour else escape(value))
     return "".join(out)
 
 
