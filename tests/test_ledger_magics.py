@@ -172,6 +172,18 @@ def test_log_switched_off(ip, api):
     assert [r["prompt"] for r in query.recent(get_ledger())] == ["Recorded"]
 
 
+def test_a_first_log_off_reaches_the_log_itself(ip, api):
+    """On a fresh shell, ``log=off`` first: the chat panel and task cards ask the call log, not the
+    magics, so the switch must reach it (it used to be compared with the static default, False)."""
+    from zhipu_magic.core import ledger
+
+    assert ledger.logging_enabled()
+    ip.run_line_magic("glm", "config log=off")
+    assert not ledger.logging_enabled()
+    ip.run_line_magic("glm", "config log=on")
+    assert ledger.logging_enabled()
+
+
 def test_a_broken_log_never_breaks_a_cell(ip, api, tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir()

@@ -115,6 +115,9 @@ class GLMMagics(Magics):
         self._noticed_local = False
         self._cell_id: str | None = None
         self.usage: dict[str, dict[str, int]] = {}
+        # Compute the env-based defaults now: a first ``log=off`` would otherwise be compared with the
+        # static default (False), seen as no change, and never reach the call log's observer.
+        self.log, self.replay  # noqa: B018
 
     # -- validation of the traits (also what %glm config and %config go through) -----------------
     @default("log")

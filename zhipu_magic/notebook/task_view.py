@@ -182,7 +182,6 @@ def stamp_context(record: Mapping[str, Any], magics: Any = None) -> None:
     magics = magics if magics is not None else _magics()
     if magics is None:
         return
-    sync_log_switch(magics)
     if is_batch(record) or record.get("log_context") or is_final(record.get("status")):
         return
     context = {"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}
@@ -190,15 +189,6 @@ def stamp_context(record: Mapping[str, Any], magics: Any = None) -> None:
         from ..core.tasks.store import get_store
 
         get_store().put({"id": str(record["id"]), "log_context": context})
-
-
-def sync_log_switch(magics: Any) -> None:
-    """Tell the call log this shell's ``log`` setting before a card may log from its own thread:
-    ``%glm config log=off`` on a fresh shell changes no trait value as traitlets sees it (its
-    static default is False too), so the ``log`` observer never ran."""
-    from ..core import ledger
-
-    ledger.set_logging(bool(magics.log))
 
 
 def _magics() -> Any:
@@ -216,7 +206,6 @@ def log_task(magics: Any, record: Mapping[str, Any], answer: Any) -> None:
     from ..core.tasks.logbook import log_finished, task_body
     from ..core.tasks.store import get_store
 
-    sync_log_switch(magics)
     if magics.log:
         context = {"cell_id": magics.current_cell_id(), "notebook": magics.notebook_path()}
         record = log_finished(get_store(), dict(record), **context)
