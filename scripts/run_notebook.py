@@ -19,11 +19,16 @@ from nbclient.exceptions import CellExecutionError
 
 
 def plain_outputs(cell: nbformat.NotebookNode) -> list[str]:
-    """The text a person would read in a cell's outputs (plain-text forms only)."""
-    texts = []
+    """The text a person would read in a cell's outputs (plain-text forms only). Consecutive pieces
+    of one stream are joined, as a front end shows them: a kernel may flush a print mid-line."""
+    texts: list[str] = []
+    previous = None
     for out in cell.get("outputs", []):
         if out.output_type == "stream":
-            texts.append(out.text)
+            if previous is not None and previous.output_type == "stream" and previous.name == out.name:
+                texts[-1] += out.text
+            else:
+                texts.append(out.text)
         elif out.output_type in ("display_data", "execute_result"):
             data = out.get("data", {})
             if "application/vnd.jupyter.widget-view+json" in data:
@@ -32,6 +37,7 @@ def plain_outputs(cell: nbformat.NotebookNode) -> list[str]:
                 texts.append(data.get("text/plain", ""))
         elif out.output_type == "error":
             texts.append(f"{out.ename}: {out.evalue}")
+        previous = out
     return texts
 
 
