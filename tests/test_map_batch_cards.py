@@ -33,8 +33,9 @@ def test_a_batch_cell_shows_the_live_card_while_it_waits_then_a_static_one(ip, a
     assert live[0] < progress[-1]  # shown while the cell waited, before the run ended
     card_id = calls[live[0]]["id"]
     assert card_id  # a display id, so the end can replace it in place
-    final = ip.rec.final()
+    final = [out for out in ip.rec.final() if out]  # the card's note was emptied: no data left
     assert not any(WIDGET in out for out in final)  # static after the run: nothing to reopen
+    assert not any("zm-reopen-note" in out.get("text/html", "") for out in final)
     [card] = [out for out in final if rec["id"] in out["text/plain"] and "zm-map" not in out["text/html"]]
     assert [c for c in calls if c["id"] == card_id][-1]["update"]  # the live card replaced in place
     assert "completed" in card["text/plain"] and "4 done of 4" in card["text/plain"]
@@ -99,3 +100,33 @@ def test_cancel_on_a_run_card_cancels_the_batch_the_map_waits_for(ip, api, monke
     assert get_store().get(rec["id"])["status"] == "cancelled"  # the map followed it to its end
     assert any(getattr(v, "kind", None) == "batch_cancelled" for v in ip.user_ns["out"])
     assert not any(WIDGET in out for out in ip.rec.final()) and not made[0].cards
+
+
+def saved_at(calls: list[dict], n: int) -> list[dict]:
+    """The outputs a notebook saved after the first ``n`` publishes holds (updates in place)."""
+    outputs: dict = {}
+    for i, call in enumerate(calls[:n]):
+        outputs[call["id"] or f"anon-{i}"] = call["data"]
+    return list(outputs.values())
+
+
+def test_a_batch_card_has_a_note_a_notebook_saved_mid_run_shows_and_it_goes_at_the_end(ip, api):
+    """Issue 10.2 for the cards of a map run: saved while the batch runs and reopened with no kernel,
+    the cell shows one line (how to collect the batch) where the card was, not a widget error."""
+    ip.user_ns["words"] = [f"n{i} {SLOW}" for i in range(3)]
+    ip.run_cell_magic("glm", "--map words --batch -o out", "echo: {}")
+    [rec] = get_store().list()
+    calls = ip.rec.calls
+    [live] = [i for i, c in enumerate(calls) if WIDGET in c["data"]]
+    note = calls[live - 1]  # right before the card: the CSS hides it while the card lives
+    assert "zm-reopen-note" in note["data"]["text/html"] and note["id"] and not note["update"]
+    mid_run = saved_at(calls, live + 1)[-2]  # a save now: the note, then the card's widget
+    assert mid_run["text/plain"] == (
+        f"batch {rec['id']} was running when the notebook was saved: run the cell again to collect its"
+        f" rows (nothing is sent twice), or %glm result {rec['id']} to see it"
+    )
+    final = {c["id"]: c["data"] for c in calls if c["id"]}
+    assert final[note["id"]] == {}  # emptied when the card became static: the saved notebook has no note
+    assert "completed" in final[calls[live]["id"]]["text/plain"]
+    kept = [out for out in ip.rec.final() if out]
+    assert not any(WIDGET in out or "zm-reopen-note" in out.get("text/html", "") for out in kept)

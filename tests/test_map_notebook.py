@@ -159,3 +159,49 @@ def test_without_a_kernel_that_routes_clicks_early_there_is_no_stop_button(ip, a
     bundles = [c["data"] for c in ip.rec.calls]
     assert bundles and not any("application/vnd.jupyter.widget-view+json" in b for b in bundles)
     assert view.control is None and "12/12 done" in ip.rec.final()[-1]["text/plain"]
+
+
+def test_the_live_progress_has_a_note_for_a_notebook_saved_mid_run_emptied_at_the_end(ip, monkeypatch):
+    """Issue 10.2 for the map's live widget: before it, a note output (hidden by CSS while the widget
+    lives) says how to resume, with the progress when saved; it is refreshed every 2 s at most, and
+    emptied when the widget becomes the static progress, so a finished run saves just that."""
+    from zhipu_magic.core.mapping import Progress
+    from zhipu_magic.notebook import map_view
+
+    monkeypatch.setattr(map_view, "watch_clicks", lambda button, on_click: True)  # a kernel's comms
+    clock = [0.0]
+    view = ProgressView(rich=True, clock=lambda: clock[0], stop_button=True)
+
+    def report(done: int, finished: bool = False) -> None:
+        view(Progress(done, 0, 1, 100, 2, 5, 5, clock[0], 10.0, 9.0, 4.0, None, finished))
+
+    report(0)
+    calls = ip.rec.calls
+    assert [(c["id"], c["update"]) for c in calls] == [(view.note_id, False), (view.display_id, False)]
+    note, live = calls[0]["data"], calls[1]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in live and "zm-live" in view.control.box._dom_classes
+    assert 'class="zm-reopen-note"' in note["text/html"] and "zm-map-note" in note["text/html"]
+    assert note["text/plain"].startswith(
+        "this map was running when the notebook was saved: run the cell again to resume; answered rows"
+        " come from the call log"
+    )
+    for t, done in ((0.5, 10), (1.9, 20), (2.1, 30)):
+        clock[0] = t
+        report(done)
+    notes = [c for c in calls if c["id"] == view.note_id]
+    assert len(notes) == 2 and notes[-1]["update"] and "30/100 done" in notes[-1]["data"]["text/plain"]
+    clock[0] = 3.0
+    report(100, finished=True)
+    final = {c["id"]: c["data"] for c in calls}
+    assert final[view.note_id] == {}  # no leftover note
+    assert "100/100 done" in final[view.display_id]["text/plain"] and view.control is None
+    assert [out for out in ip.rec.final() if out] == [final[view.display_id]]  # just the static progress
+
+
+def test_a_batch_run_note_says_run_the_cell_again_to_collect_its_batch():
+    from zhipu_magic.core.mapping import Progress
+    from zhipu_magic.notebook.render.progress import running_note
+
+    text, html = running_note(Progress(3, 0, 7, 10, 0, 0, 0, 4.0, 0.0, None, 0.0, None, False))
+    assert text.startswith("this map was running when the notebook was saved: run the cell again to collect")
+    assert "3/10 done" in text and 'data-done="3"' in html and "<script" not in html

@@ -4,10 +4,14 @@ IPython, nothing outside IPython) and a summary when it ends.
 
 In a kernel the live output is a small widget, the progress and a Stop button; when the run ends the
 same output is replaced by the static progress (saved with the notebook, nothing to reopen) and the
-widget is closed. The kernel is busy running the map while Stop is clicked, so the click cannot
-wait for the shell thread: :func:`watch_clicks` sees it where the kernel routes comm messages (its
-shell channel thread) and sets an event the run checks every tick. A kernel without that route
-gets no button (an interrupt still stops the run the same way).
+widget is closed. Before the widget a note output is shown, hidden by CSS while the widget lives
+(``render.panels.reopen_note_bundle``): a notebook saved mid-run whose kernel is gone shows it (how
+to resume, the progress when saved) instead of a widget error; it is emptied when the run ends.
+
+The kernel is busy running the map while Stop is clicked, so the click cannot wait for the shell
+thread: :func:`watch_clicks` sees it where the kernel routes comm messages (its shell channel
+thread) and sets an event the run checks every tick. A kernel without that route gets no button (an
+interrupt still stops the run the same way).
 """
 
 from __future__ import annotations
@@ -22,9 +26,11 @@ from typing import Any
 from ..core.mapping import MapResult, Progress
 from ..core.mapping import map_rows as run_rows
 from . import render
-from .render.progress import progress_bundle, progress_html, progress_text
+from .render.panels import gone_note_bundle, reopen_note_bundle
+from .render.progress import progress_bundle, progress_html, progress_text, running_note
 
 MIN_INTERVAL = 0.1  # seconds between two updates of the display
+NOTE_INTERVAL = 2.0  # seconds between two updates of the note a notebook saved mid-run shows
 CLICK = {"method": "custom", "content": {"event": "click"}}  # what a Button's view sends on a click
 
 
@@ -67,7 +73,7 @@ class StopControl:
             tooltip="Stop the run: rows in flight are not waited for, the partial result is returned",
             _dom_classes=("zm-map-stop",),
         )  # fmt: skip
-        self.box = W.VBox([self.html, self.button], _dom_classes=("zm-map-live",))
+        self.box = W.VBox([self.html, self.button], _dom_classes=("zm-map-live", "zm-live"))
         self.button.on_click(lambda _b: self.click())
         self.early = watch_clicks(self.button, self.click)
 
@@ -102,12 +108,14 @@ class ProgressView:
     ) -> None:
         self.rich = rich
         self.display_id = uuid.uuid4().hex
+        self.note_id = uuid.uuid4().hex  # the note shown before the live widget
         self.updates = 0  # outputs published: what the tests and the bench count
         self.stop_event = threading.Event()
         self.control: StopControl | None = None
         self._stop_button = rich and stop_button
         self._clock = clock
         self._next = 0.0
+        self._note_next = 0.0
         self._stream = stream
         self._shown = False
 
@@ -125,7 +133,7 @@ class ProgressView:
         if not p.finished and not self._shown and self._stop_button:
             self.control = self._control()
         if self.control is not None:
-            self._paint(p)
+            self._paint(p, now)
             return
         render.show(progress_bundle(p), display_id=self.display_id, update=self._shown)
         self._shown = True
@@ -137,15 +145,19 @@ class ProgressView:
         control.close()  # a click would only be seen after the run: no button then
         return None
 
-    def _paint(self, p: Progress) -> None:
+    def _paint(self, p: Progress, now: float) -> None:
         control = self.control
         assert control is not None
         if p.finished:  # the live widget becomes the static progress, saved with the notebook
             render.show(progress_bundle(p), display_id=self.display_id, update=True)
+            render.show(gone_note_bundle(), display_id=self.note_id, update=True)
             control.close()
             self.control = None
             return
         control.paint(p)
+        if not self._shown or now >= self._note_next:  # the note right before the widget, then rarely
+            self._note_next = now + NOTE_INTERVAL
+            render.show(reopen_note_bundle(*running_note(p)), display_id=self.note_id, update=self._shown)
         if not self._shown:
             render.show(control.bundle(p), display_id=self.display_id)
             self._shown = True

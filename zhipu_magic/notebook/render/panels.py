@@ -194,3 +194,10 @@ def reopen_note_bundle(text: str, html: str | None = None) -> dict[str, str]:
         "text/html": f'<div class="zm-reopen-note"><style>{_REOPEN_CSS}</style>{inner}</div>',
         "text/plain": text,
     }
+
+
+def gone_note_bundle() -> dict[str, str]:
+    """What replaces a note once its widget has become a static output: no data at all, so a front
+    end draws nothing (JupyterLab and Notebook 7 insert an empty node) and the saved notebook holds
+    just the static output."""
+    return {}

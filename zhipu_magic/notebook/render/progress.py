@@ -72,3 +72,19 @@ def progress_html(p: Any) -> str:
 
 def progress_bundle(p: Any) -> dict[str, str]:
     return {"text/html": progress_html(p), "text/plain": progress_text(p)}
+
+
+def running_note(p: Any) -> tuple[str, str]:
+    """What a notebook saved while the run was going shows once its kernel is gone, in place of the
+    live widget: one line on how to resume (a batch run: how its batch is collected), and the
+    progress at that moment. ``(text, html)``, the HTML escaped."""
+    if p.concurrency > 0:
+        how = "run the cell again to resume; answered rows come from the call log, only the rest are sent"
+    else:  # the Batch API: the batch runs on without the kernel
+        how = "run the cell again to collect its batch (nothing is sent twice); the card below names it"
+    line = f"this map was running when the notebook was saved: {how}"
+    html_ = (
+        f'<div class="zm-map-note"><div style="opacity:0.8">\u23f8 {html.escape(line)}</div>'
+        f"{progress_html(p)}</div>"
+    )
+    return f"{line}\n{progress_text(p)}", html_

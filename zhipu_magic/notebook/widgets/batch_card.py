@@ -20,8 +20,8 @@ from ...core.tasks.batches import cancel_batch
 from ...core.tasks.store import TaskStore, get_store, is_final
 from .. import render
 from ..render.batch import batch_body_html, batch_card_bundle, batch_header_html
-from ..render.panels import reopen_note_bundle
-from .card import BACKOFF, TaskCard
+from ..render.panels import gone_note_bundle, reopen_note_bundle
+from .card import BACKOFF, TaskCard, show_updatable
 
 NO_CANCEL = ("cancelling",)  # already asked; final statuses cannot be cancelled either
 
@@ -57,6 +57,19 @@ class BatchCard(TaskCard):
         return reopen_note_bundle(
             f"batch {batch_id} was still running when this was saved: %glm result {batch_id} shows it"
         )
+
+    def show_live(self) -> tuple[str, str]:
+        """Display the note then the live card, each replaceable in place: ``(note id, card id)``.
+        The note becomes the static card when the batch is final (:meth:`TaskCard.update`)."""
+        self._note_id = show_updatable(self.reopen_note())
+        self._note_final = is_final(self.record.get("status"))
+        return self._note_id, show_updatable(self._repr_mimebundle_())
+
+    def drop_note(self) -> None:
+        """The card has become a static output: its note goes, and is no longer updated."""
+        note_id, self._note_id = self._note_id, None
+        if note_id is not None:
+            render.show(gone_note_bundle(), display_id=note_id, update=True)
 
     def paint(self, final: bool) -> None:
         self.header.value = batch_header_html(self.record)
@@ -96,37 +109,55 @@ def show_batch(
     return card
 
 
+class RunCard(BatchCard):
+    """A batch card of a ``%%glm --map --batch`` run: while its batch runs, its note says that running
+    the cell again collects it."""
+
+    def reopen_note(self) -> dict[str, str]:
+        if is_final(self.record.get("status")):
+            return super().reopen_note()
+        batch_id = self.record.get("id")
+        return reopen_note_bundle(
+            f"batch {batch_id} was running when the notebook was saved: run the cell again to collect"
+            f" its rows (nothing is sent twice), or %glm result {batch_id} to see it"
+        )
+
+
 class RunCards:
     """The batch cards of one ``%%glm --map --batch`` run: each shown live as its batch is created
     (status, counts, Refresh, Cancel; it polls by itself while the map waits), and replaced in place
-    by its static card when the run ends (:meth:`finish`), so the saved notebook holds no widget.
+    by its static card when the run ends (:meth:`finish`), so the saved notebook holds no widget. Each
+    card's note (what a notebook saved mid-run shows once its kernel is gone) is emptied then.
 
     The kernel is busy running the map, so a click on Refresh or Cancel is seen where the kernel
     routes comm messages (:func:`..map_view.watch_clicks`), like the map's Stop button."""
 
     def __init__(self, client: Any, store: TaskStore | None = None) -> None:
         self.client, self.store = client, store or get_store()
-        self.cards: list[tuple[BatchCard, str]] = []
+        self.cards: list[tuple[RunCard, str]] = []
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Show the live card of a batch the run just created (or found again)."""
         from ..map_view import watch_clicks
-        from .card import show_updatable
 
-        card = BatchCard(record, self.client, self.store)
+        card = RunCard(record, self.client, self.store)
         watch_clicks(card.refresh_button, card.refresh)
         watch_clicks(card.cancel_button, card.cancel)
-        self.cards.append((card, show_updatable(card._repr_mimebundle_())))
+        self.cards.append((card, card.show_live()[1]))
 
     def finish(self) -> None:
         """Every card becomes its static card (the batch as it is now), and stops polling."""
         for card, display_id in self.cards:
             card.close()
+            if card.poller is not None:
+                card.poller.join(5)  # a poll under way may still repaint the note: let it end first
+            card.join(5)
             for widget in (card.refresh_button, card.cancel_button, card.header, card.message, card.body):
                 widget.close()  # a click still queued for the shell thread then finds nothing
             record = self.store.get(str(card.record["id"])) or card.record
             render.show(batch_card_bundle(record), display_id=display_id, update=True)
+            card.drop_note()
         self.cards.clear()
 
 
-__all__ = ["BatchCard", "RunCards", "show_batch"]
+__all__ = ["BatchCard", "RunCard", "RunCards", "show_batch"]
