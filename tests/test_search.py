@@ -101,3 +101,17 @@ def test_a_long_source_list_is_cut_and_json_mode_stays_json(make):
     )
     assert list(json.loads(obj["choices"][0]["message"]["content"])) == ["city", "country"]
     assert len(obj["web_search"]) == 3
+
+
+def test_the_search_engine_follows_the_region_and_the_setting(ip, api):
+    from zhipu_magic.api.search import engine_for
+
+    assert engine_for("https://api.z.ai/api/paas/v4") == "search-prime"
+    assert engine_for("https://open.bigmodel.cn/api/paas/v4") == "search_std"
+    assert engine_for(None) == "search_std" and engine_for("https://notz.ai.example/v4") == "search_std"
+    ip.run_cell_magic("glm", "--search", "What is new in Python 3.13?")
+    tool = api.requests[-1].body["tools"][0]["web_search"]
+    assert tool["search_engine"] == "search_std"  # a local / bigmodel-style base URL
+    ip.run_line_magic("glm", "config search_engine=search_pro")
+    ip.run_cell_magic("glm", "--search", "What is new in Python 3.13?")
+    assert api.requests[-1].body["tools"][0]["web_search"]["search_engine"] == "search_pro"

@@ -76,7 +76,8 @@ def video(prompt: str | None, model: str = DEFAULT_VIDEO_MODEL, **params: Any) -
 
 
 def web_search(query: str, **params: Any) -> Request:
-    """``POST web_search``: the standalone search endpoint (``search_engine`` defaults to ``search_std``)."""
+    """``POST web_search``: the standalone search endpoint (``search_engine`` defaults to ``search_std``;
+    the client picks its region's engine)."""
     body = {"search_engine": "search_std", "search_query": query, **params}
     return Request("POST", "web_search", clean(body))
 

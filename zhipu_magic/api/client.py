@@ -131,7 +131,11 @@ class GLMClient(BatchMethods):
         return self.send(calls.images(prompt, model, **params))
 
     def web_search(self, query: str, **params: Any) -> APIResult:
-        """Search the web (``POST web_search``); the results are in ``["search_result"]``."""
+        """Search the web (``POST web_search``); the results are in ``["search_result"]``. The engine
+        defaults to the one this API's region knows (``search-prime`` on api.z.ai)."""
+        from .search import engine_for
+
+        params.setdefault("search_engine", engine_for(self.base_url))
         return self.send(calls.web_search(query, **params))
 
     def request(

@@ -9,12 +9,22 @@ no sources, an odd item is skipped, and every field is a string. Standard librar
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-DEFAULT_ENGINE = "search_std"
+DEFAULT_ENGINE = "search_std"  # open.bigmodel.cn's standard engine
+ZAI_ENGINE = "search-prime"  # api.z.ai names its engines differently
+
+
 RECENCY = ("oneDay", "oneWeek", "oneMonth", "oneYear", "noLimit")
 SOURCE_FIELDS = ("refer", "title", "link", "media", "content", "publish_date", "icon")
 MAX_SOURCES = 100
 MAX_FIELD = 4000  # characters kept of one field of a source
+
+
+def engine_for(base_url: str | None) -> str:
+    """The search engine a region's API knows: ``search-prime`` on api.z.ai, else ``search_std``."""
+    host = (urlsplit(base_url or "").hostname or "").lower()
+    return ZAI_ENGINE if host == "z.ai" or host.endswith(".z.ai") else DEFAULT_ENGINE
 
 
 def web_search_tool(

@@ -15,7 +15,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..api.models import get_model
-from ..api.search import RECENCY, web_search_tool
+from ..api.search import RECENCY, engine_for, web_search_tool
 from ..api.tools import MAX_ROUNDS, add_usage, registered, run_tools, tool_schemas
 from ..core.reply import Reply
 from . import hints, render
@@ -68,7 +68,8 @@ def tool_params(magics: Any, args: Any) -> dict[str, Any]:
     if tools and streamed and info is not None and "tool_stream" in info.note:
         params["tool_stream"] = True  # the call's arguments stream in pieces (GLM-4.6+)
     if args.search:
-        tools.append(web_search_tool(recency=args.recency, domain=args.domain))
+        engine = magics.search_engine or engine_for(magics.configured_base_url())
+        tools.append(web_search_tool(engine=engine, recency=args.recency, domain=args.domain))
     return params
 
 

@@ -93,6 +93,9 @@ class GLMMagics(Magics):
     ).tag(config=True)
     frame_budget = Int(2_000, help="Tokens of a {df} description at most (a DataFrame).").tag(config=True)
     vision_model = Unicode("glm-4.6v-flash", help="Model for images if the model has none.").tag(config=True)
+    search_engine = Unicode(
+        None, allow_none=True, help="--search engine (default by region: search_std; search-prime on z.ai)."
+    ).tag(config=True)
     deadline = Float(
         DEFAULT_DEADLINE,
         allow_none=True,
