@@ -163,7 +163,7 @@ def test_without_a_kernel_that_routes_clicks_early_there_is_no_stop_button(ip, a
 
 def test_the_live_progress_has_a_note_for_a_notebook_saved_mid_run_emptied_at_the_end(ip, monkeypatch):
     """Issue 10.2 for the map's live widget: before it, a note output (hidden by CSS while the widget
-    lives) says how to resume, with the progress when saved; it is refreshed every 2 s at most, and
+    lives) says how to resume, with the progress when saved; it is refreshed once a second at most, and
     emptied when the widget becomes the static progress, so a finished run saves just that."""
     from zhipu_magic.core.mapping import Progress
     from zhipu_magic.notebook import map_view
@@ -185,11 +185,13 @@ def test_the_live_progress_has_a_note_for_a_notebook_saved_mid_run_emptied_at_th
         "this map was running when the notebook was saved: run the cell again to resume; answered rows"
         " come from the call log"
     )
-    for t, done in ((0.5, 10), (1.9, 20), (2.1, 30)):
+    for t, done in ((0.5, 10), (0.9, 20), (1.1, 30)):
         clock[0] = t
         report(done)
     notes = [c for c in calls if c["id"] == view.note_id]
-    assert len(notes) == 2 and notes[-1]["update"] and "30/100 done" in notes[-1]["data"]["text/plain"]
+    assert len(notes) == 2 and notes[-1]["update"]
+    assert notes[-1]["data"]["text/plain"].endswith("\nso far: 30/100 done (2 from the call log)")  # no ETA
+    assert "ETA" not in notes[-1]["data"]["text/html"] and 'data-done="30"' in notes[-1]["data"]["text/html"]
     clock[0] = 3.0
     report(100, finished=True)
     final = {c["id"]: c["data"] for c in calls}
@@ -204,4 +206,4 @@ def test_a_batch_run_note_says_run_the_cell_again_to_collect_its_batch():
 
     text, html = running_note(Progress(3, 0, 7, 10, 0, 0, 0, 4.0, 0.0, None, 0.0, None, False))
     assert text.startswith("this map was running when the notebook was saved: run the cell again to collect")
-    assert "3/10 done" in text and 'data-done="3"' in html and "<script" not in html
+    assert text.endswith("so far: 3/10 done") and 'data-done="3"' in html and "<script" not in html

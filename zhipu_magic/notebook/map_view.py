@@ -30,7 +30,7 @@ from .render.panels import gone_note_bundle, reopen_note_bundle
 from .render.progress import progress_bundle, progress_html, progress_text, running_note
 
 MIN_INTERVAL = 0.1  # seconds between two updates of the display
-NOTE_INTERVAL = 2.0  # seconds between two updates of the note a notebook saved mid-run shows
+NOTE_INTERVAL = 1.0  # seconds between two updates of the note a notebook saved mid-run shows
 CLICK = {"method": "custom", "content": {"event": "click"}}  # what a Button's view sends on a click
 
 

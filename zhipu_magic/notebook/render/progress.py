@@ -83,8 +83,7 @@ def running_note(p: Any) -> tuple[str, str]:
     else:  # the Batch API: the batch runs on without the kernel
         how = "run the cell again to collect its batch (nothing is sent twice); the card below names it"
     line = f"this map was running when the notebook was saved: {how}"
-    html_ = (
-        f'<div class="zm-map-note"><div style="opacity:0.8">\u23f8 {html.escape(line)}</div>'
-        f"{progress_html(p)}</div>"
-    )
-    return f"{line}\n{progress_text(p)}", html_
+    so_far = "so far: " + progress_text(p).split(";")[0]  # no rate or ETA: nothing runs any more
+    bar = progress_html(p).replace(html.escape(progress_text(p)), html.escape(so_far))
+    html_ = f'<div class="zm-map-note"><div style="opacity:0.8">\u23f8 {html.escape(line)}</div>{bar}</div>'
+    return f"{line}\n{so_far}", html_
