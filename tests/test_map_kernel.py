@@ -78,7 +78,9 @@ def test_stop_clicked_while_the_kernel_is_busy_returns_the_partial_result(api, k
             clicked = time.monotonic()
     assert button is not None and clicked is not None
     assert time.monotonic() - clicked < 1.5  # seen at once, not after the 40 rows (about 8 s)
-    (final,) = outputs.values()  # one output: the live widget replaced by the static progress
+    # the live widget replaced by the static progress; its reopen note emptied (nothing shown or saved)
+    assert sorted(map(bool, outputs.values())) == [False, True], outputs
+    (final,) = [data for data in outputs.values() if data]
     assert set(final) == {"text/html", "text/plain"}, final.keys()
     assert "stopped" in final["text/plain"] and "rows not run" in final["text/plain"]
     facts = json.loads(
