@@ -751,3 +751,23 @@ def test_chat_panel_answers_are_in_the_call_log(client, registry) -> None:
     rows = [r for r in query.recent(get_ledger(), n=5) if r["kind"] == "chat_panel"]
     assert rows and rows[0]["answer"] == "remember me" and rows[0]["conversation"] == "logged"
     panel.close()
+
+
+def test_closing_a_card_or_panel_closes_every_widget_inside(client, registry, store) -> None:
+    """A closed box leaves its children alive in the kernel, and a later save of the widget state
+    trips over a closed child: every widget inside goes with it."""
+
+    def tree(w) -> list:
+        return [w] + [d for c in getattr(w, "children", ()) for d in tree(c)]
+
+    rec = submitted(store, client, "q")
+    for widget in (
+        widgets.TaskCard(rec, client, store),
+        widgets.ChatPanel("closing", client, registry=registry),
+        widgets.task_panel(client, store),
+    ):
+        inside = tree(widget)
+        assert len(inside) > 4
+        widget.close()
+        assert [type(w).__name__ for w in inside if w.comm is not None] == []
+    ipywidgets.Widget.get_manager_state(drop_defaults=True)  # nothing left refers to a closed widget

@@ -20,6 +20,14 @@ from .. import render
 from ..render.panels import error_html, reopen_note_bundle, status_html
 
 
+def close_children(widget: Any) -> None:
+    """Close every widget inside ``widget`` (not itself): closing a box leaves its children alive in
+    the kernel, and in the widget state a saved notebook may embed, for the rest of the session."""
+    for child in list(getattr(widget, "children", ()) or ()):
+        close_children(child)
+        child.close()
+
+
 class Background:
     """Runs one action at a time off the shell thread; its error lands in ``on_error`` as one line."""
 

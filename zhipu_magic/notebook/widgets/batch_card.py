@@ -148,12 +148,11 @@ class RunCards:
     def finish(self) -> None:
         """Every card becomes its static card (the batch as it is now), and stops polling."""
         for card, display_id in self.cards:
-            card.close()
             if card.poller is not None:
+                card.poller.stop()
                 card.poller.join(5)  # a poll under way may still repaint the note: let it end first
             card.join(5)
-            for widget in (card.refresh_button, card.cancel_button, card.header, card.message, card.body):
-                widget.close()  # a click still queued for the shell thread then finds nothing
+            card.close()  # and every widget in it: a click still queued for the shell thread finds nothing
             record = self.store.get(str(card.record["id"])) or card.record
             render.show(batch_card_bundle(record), display_id=display_id, update=True)
             card.drop_note()

@@ -32,7 +32,7 @@ from ..render.panels import (
     task_header_html,
     video_urls,
 )
-from .base import Background, Backoff, TextRepr, reachable
+from .base import Background, Backoff, TextRepr, close_children, reachable
 
 BACKOFF = (1.0, 10.0)  # seconds: the first wait between automatic polls, and the longest
 
@@ -177,6 +177,7 @@ class TaskCard(TextRepr, W.VBox):
     def close(self) -> None:
         if self.poller is not None:
             self.poller.stop()
+        close_children(self)
         super().close()
 
     def _show_error(self, message: str) -> None:

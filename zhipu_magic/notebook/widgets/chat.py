@@ -20,7 +20,7 @@ from ...core import ledger
 from ...core.reply import Reply
 from .. import render
 from ..render.panels import reopen_note_bundle as render_note
-from .base import Background, Panel, client_or_error, is_local
+from .base import Background, Panel, client_or_error, close_children, is_local
 from .prompt import PromptBox
 
 
@@ -170,6 +170,7 @@ class ChatPanel(Panel, W.VBox):
     def close(self) -> None:
         self.stop()
         self._unsubscribe()
+        close_children(self)
         super().close()
 
     # the worker -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from ...core.tasks.polling import AutoRefresher, refresh, submit_task
 from ...core.tasks.store import TaskStore, get_store, is_final
 from ..render.batch import batch_row_html
 from ..render.panels import task_row_html, video_urls
-from .base import Background, Panel, client_or_error, reachable
+from .base import Background, Panel, client_or_error, close_children, reachable
 
 MAX_ROWS = 50  # newest first; older ones are counted, not drawn
 SCOPES = ("this notebook", "all")
@@ -233,6 +233,7 @@ class TaskPanel(Panel, W.VBox):
 
     def close(self) -> None:
         self._auto.stop()
+        close_children(self)
         super().close()
 
     def _kind_changed(self, change: dict[str, Any]) -> None:
