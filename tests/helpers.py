@@ -4,6 +4,7 @@ stream and connection-pool helpers. (Fixtures built on them live in conftest.py.
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from IPython.core.displaypub import DisplayPublisher
@@ -51,7 +52,9 @@ class Recorder(DisplayPublisher):
             }
         )
         due = self.interrupt_on_update
-        if update and due is not None and sum(c["update"] for c in self.calls) >= due:
+        # Ctrl-C reaches the main thread only: a card polling on its own thread is never interrupted
+        main = threading.current_thread() is threading.main_thread()
+        if main and update and due is not None and sum(c["update"] for c in self.calls) >= due:
             self.interrupt_on_update = None
             raise KeyboardInterrupt
 

@@ -76,7 +76,7 @@ def test_config_magic_and_traitlets(ip):
     magics = ip._zhipu_magic
     assert (magics.model, magics.temperature, magics.max_tokens) == ("glm-4-air", 0.3, 50)
     text = ip.rec.calls[-1]["data"]["text/plain"]
-    assert "'glm-4-air'" in text and "api key       not set" in text
+    assert re.search(r"^model +'glm-4-air'$", text, re.M) and re.search(r"^api key +not set$", text, re.M)
     with pytest.raises(UsageError, match="temperature"):
         ip.run_line_magic("glm", "config temperature=3")
     with pytest.raises(UsageError, match="unknown setting"):
