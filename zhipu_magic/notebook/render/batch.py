@@ -13,7 +13,7 @@ from typing import Any
 from ...core.tasks.batches import batch_summary, counts_text
 from ...core.tasks.records import is_final
 from .markdown import escape
-from .panels import elapsed_text, error_html
+from .panels import badge_html, elapsed_text, error_html
 
 BATCH_COLORS = {
     "validating": "#6b7280", "in_progress": "#b45309", "finalizing": "#b45309", "completed": "#15803d",
@@ -23,13 +23,7 @@ COLLECT = "run the same map(..., batch=True) call (or %%glm --map cell) again to
 
 
 def batch_badge_html(status: object) -> str:
-    text = str(status or "?")
-    color = BATCH_COLORS.get(text, "#6b7280")
-    return (
-        f'<span class="zm-badge zm-badge-{escape(text.lower())}" style="background:{color};'
-        'color:white;border-radius:8px;padding:1px 8px;font-size:0.8em;font-weight:600">'
-        f"{escape(text.replace('_', ' '))}</span>"
-    )
+    return badge_html(status, BATCH_COLORS)
 
 
 def batch_header_html(record: Mapping[str, Any], now: float | None = None) -> str:

@@ -30,14 +30,14 @@ def status_html(message: str) -> str:
     return f'<div class="zm-status" style="opacity:0.7">{escape(message)}</div>' if message else ""
 
 
-def badge_html(status: object) -> str:
+def badge_html(status: object, colors: Mapping[str, str] = BADGE_COLORS) -> str:
     """The status as a coloured pill; unknown status strings are shown (escaped) in grey."""
     text = str(status or "?")
-    color = BADGE_COLORS.get(text, "#6b7280")
+    color = colors.get(text, "#6b7280")
     return (
         f'<span class="zm-badge zm-badge-{escape(text.lower())}" style="background:{color};'
         'color:white;border-radius:8px;padding:1px 8px;font-size:0.8em;font-weight:600">'
-        f"{escape(text)}</span>"
+        f"{escape(text.replace('_', ' '))}</span>"
     )
 
 
