@@ -263,21 +263,25 @@ class Lab:
             no.first.click()
 
     def run_all(self) -> None:
-        """Run All Cells without waiting for them (a returned promise would block: pitfall 2)."""
-        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        """Run All Cells without waiting for them (a returned promise would block: pitfall 2).
 
-    def wait_done(self, n: int, timeout: float = 60_000) -> None:
-        """Wait until the first ``n`` cells show an execution count and the kernel is idle.
-
-        A Run All issued while the front end is still settling (a fresh Notebook 7 page on a cold
-        CI machine) can be dropped: if no cell has started after a while, it is issued once more.
+        A Run All issued while the front end is still settling (a fresh page on a cold CI machine)
+        can be dropped: if no cell has started after a while, it is issued once more.
         """
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+        self._run_all_command()
         try:
             self.page.wait_for_function(CELLS_STARTED_JS, timeout=20_000)
         except PlaywrightTimeout:
-            self.run_all()
+            self._run_all_command()
+
+    def _run_all_command(self) -> None:
+        self.page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+    def wait_done(self, n: int, timeout: float = 60_000) -> None:
+        """Wait until the first ``n`` cells show an execution count and the kernel is idle (after
+        :meth:`run_all`, which makes sure the cells started)."""
         self.page.wait_for_function(CELLS_DONE_JS, arg=n, timeout=timeout)
         self.page.wait_for_function(KERNEL_READY_JS, timeout=timeout)
 
