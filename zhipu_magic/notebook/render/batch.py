@@ -13,7 +13,7 @@ from typing import Any
 from ...core.tasks.batches import batch_summary, counts_text
 from ...core.tasks.records import is_final
 from .markdown import escape
-from .panels import badge_html, elapsed_text, error_html
+from .panels import error_html, task_header_html
 
 BATCH_COLORS = {
     "validating": "#6b7280", "in_progress": "#b45309", "finalizing": "#b45309", "completed": "#15803d",
@@ -22,23 +22,9 @@ BATCH_COLORS = {
 COLLECT = "run the same map(..., batch=True) call (or %%glm --map cell) again to join the answers to the rows"
 
 
-def batch_badge_html(status: object) -> str:
-    return badge_html(status, BATCH_COLORS)
-
-
 def batch_header_html(record: Mapping[str, Any], now: float | None = None) -> str:
     """``[badge] id · model · batch · elapsed`` and the template it ran."""
-    bits = [str(record.get("id", "?")), str(record.get("model") or "?"), "batch"]
-    elapsed = elapsed_text(record, now)
-    if elapsed:
-        bits.append(elapsed)
-    prompt = record.get("prompt") or ""
-    return (
-        f'<div class="zm-task-header">{batch_badge_html(record.get("status"))} '
-        f"<code>{escape(' · '.join(bits))}</code>"
-        + (f'<div style="opacity:0.7">{escape(prompt)}</div>' if prompt else "")
-        + "</div>"
-    )
+    return task_header_html(record, now, kind="batch", colors=BATCH_COLORS)
 
 
 def counts_bar_html(record: Mapping[str, Any]) -> str:

@@ -104,15 +104,23 @@ def video_urls(record: Mapping[str, Any]) -> list[str]:
     return [u for u in (safe_http_url(v.get("url")) for v in items if isinstance(v, Mapping)) if u]
 
 
-def task_header_html(record: Mapping[str, Any], now: float | None = None) -> str:
-    """``[badge] id · model · kind · elapsed`` plus the shortened prompt, all escaped."""
-    bits = [str(record.get("id", "?")), str(record.get("model") or "?"), str(record.get("kind") or "chat")]
+def task_header_html(
+    record: Mapping[str, Any],
+    now: float | None = None,
+    *,
+    kind: str | None = None,
+    colors: Mapping[str, str] = BADGE_COLORS,
+) -> str:
+    """``[badge] id · model · kind · elapsed`` plus the shortened prompt, all escaped (a batch passes
+    its own ``kind`` and badge colours)."""
+    kind = kind or str(record.get("kind") or "chat")
+    bits = [str(record.get("id", "?")), str(record.get("model") or "?"), kind]
     elapsed = elapsed_text(record, now)
     if elapsed:
         bits.append(elapsed)
     prompt = record.get("prompt") or ""
     return (
-        f'<div class="zm-task-header">{badge_html(record.get("status"))} '
+        f'<div class="zm-task-header">{badge_html(record.get("status"), colors)} '
         f"<code>{escape(' · '.join(bits))}</code>"
         + (f'<div style="opacity:0.7">{escape(prompt)}</div>' if prompt else "")
         + "</div>"

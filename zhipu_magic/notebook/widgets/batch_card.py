@@ -29,6 +29,8 @@ NO_CANCEL = ("cancelling",)  # already asked; final statuses cannot be cancelled
 class BatchCard(TaskCard):
     """One batch: status badge, counts bar, output and error files, Refresh, Cancel."""
 
+    noun = "batch"
+
     def __init__(
         self,
         batch: Mapping[str, Any] | str,
@@ -48,15 +50,6 @@ class BatchCard(TaskCard):
 
     def plain_text(self) -> str:
         return batch_card_bundle(self.record)["text/plain"]
-
-    def reopen_note(self) -> dict[str, str]:
-        """Beside the live card: one line while the batch runs, the static card once it is final."""
-        if is_final(self.record.get("status")):
-            return reopen_note_bundle(self.plain_text(), batch_card_bundle(self.record)["text/html"])
-        batch_id = self.record.get("id")
-        return reopen_note_bundle(
-            f"batch {batch_id} was still running when this was saved: %glm result {batch_id} shows it"
-        )
 
     def show_live(self) -> tuple[str, str]:
         """Display the note then the live card, each replaceable in place: ``(note id, card id)``.

@@ -62,6 +62,7 @@ class TaskCard(TextRepr, W.VBox):
     """One async task: id, model, status badge, elapsed time, Refresh, and the result when done."""
 
     _polling: weakref.WeakSet[TaskCard] = weakref.WeakSet()
+    noun = "task"  # what the reopen note calls it
 
     def __init__(
         self,
@@ -107,7 +108,7 @@ class TaskCard(TextRepr, W.VBox):
             return reopen_note_bundle(self.plain_text(), static_card(self.record)["text/html"])
         task_id = self.record.get("id")
         return reopen_note_bundle(
-            f"task {task_id} was still running when this was saved: %glm result {task_id} shows it"
+            f"{self.noun} {task_id} was still running when this was saved: %glm result {task_id} shows it"
         )
 
     def _ipython_display_(self) -> None:
