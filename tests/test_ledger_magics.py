@@ -182,6 +182,10 @@ def test_a_first_log_off_reaches_the_log_itself(ip, api):
     assert not ledger.logging_enabled()
     ip.run_line_magic("glm", "config log=on")
     assert ledger.logging_enabled()
+    with pytest.raises(UsageError, match=r"^log: 'maybe' is not on or off \(yes/no, true/false and 1/0"):
+        ip.run_line_magic("glm", "config log=maybe")  # traitlets' own message was "%r is not 1, 0..."
+    ip.run_line_magic("glm", "config log=0 replay=true")
+    assert not ledger.logging_enabled() and ip._zhipu_magic.replay
 
 
 def test_a_broken_log_never_breaks_a_cell(ip, api, tmp_path, monkeypatch):

@@ -54,9 +54,11 @@ class Switch(Bool):  # type: ignore[type-arg]
         word = s.strip().lower()
         if word in ("on", "yes"):
             return True
-        if word in ("off", "no"):
+        if word in ("off", "no", "false", "0"):
             return False
-        return super().from_string(s)
+        if word in ("true", "1"):
+            return True
+        raise ValueError(f"{s.strip()[:40]!r} is not on or off (yes/no, true/false and 1/0 work too)")
 
 
 def _subcommand_help() -> str:
